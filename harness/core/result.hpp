@@ -1,0 +1,53 @@
+// result.hpp: the result record, one per check (design.md's field names are the contract), and
+// the evidence an agent gathers for it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/outcome.hpp"
+
+namespace mtls {
+
+// What the agent observed; every field is a structured signal, never parsed from free text.
+struct Evidence {
+  std::optional<long> curl_code;
+  std::string curl_error;                // curl's own error buffer (no secrets: paths only)
+  std::optional<std::string> tls_alert;  // RFC 8446 name of an alert the beacon sent
+  std::optional<int> tls_alert_code;
+  bool alert_after_handshake = false;    // the alert came after our Finished
+  std::optional<std::string> tls_version;
+  std::optional<std::string> tls_cipher;
+  bool handshake_completed = false;
+  std::optional<long> http_status;
+  long long bytes_sent = 0;
+  long long bytes_received = 0;
+  double elapsed_ms = 0.0;
+  std::optional<long> local_port;
+  std::optional<std::string> payload_sha256;
+  std::optional<std::string> payload_check;  // "sha256", "format" or null when not checked
+  std::optional<bool> payload_verified;
+  nlohmann::json beacon_log;  // the beacon's own record of this attempt, when the beacon is ours
+};
+
+struct ResultRecord {
+  std::string check_id;
+  std::optional<std::string> scenario;
+  std::string beacon;
+  std::string operation;
+  std::string credential;
+  std::string entry_path = "https";
+  std::optional<Expectation> expected;
+  Outcome outcome = Outcome::kProtocolError;
+  std::optional<Verdict> verdict;
+  std::optional<Severity> severity;
+  std::optional<std::string> control_id;
+  std::string reason;
+  Evidence evidence;
+};
+
+nlohmann::json to_json(const Evidence& e);
+nlohmann::json to_json(const ResultRecord& r);
+
+}  // namespace mtls

@@ -1,0 +1,27 @@
+// verdict.hpp: how an outcome becomes a verdict (design.md). A rejection counts as PASS only when
+// its positive control (same beacon, operation and entry path, valid credential) was ACCEPTED.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/outcome.hpp"
+
+namespace mtls::engine {
+
+struct Judgement {
+  Verdict verdict;
+  std::optional<Severity> severity;
+  std::string reason;
+};
+
+// A check whose expected result is ACCEPTED (a legitimate device).
+Judgement judge_positive(Outcome outcome);
+
+// A check whose expected result is REJECTED; `control` is its positive control's outcome, or
+// nullopt when the control did not run.
+Judgement judge_negative(Outcome outcome, std::optional<Outcome> control);
+
+Judgement judge(Expectation expected, Outcome outcome, std::optional<Outcome> control);
+
+}  // namespace mtls::engine

@@ -1,0 +1,53 @@
+// manifest.hpp: reads a PKI folder's manifest.json. Everything else (beacon, engine, reports) finds
+// PKI files through it; nothing hard-codes file names.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/outcome.hpp"
+
+namespace mtls::pki {
+
+inline constexpr const char* kManifestName = "manifest.json";
+inline constexpr int kManifestFormat = 1;
+
+// A beacon server identity issued by the server CA.
+struct BeaconIdentity {
+  std::string name;
+  std::filesystem::path cert;  // leaf PEM (absolute)
+  std::filesystem::path key;   // PKCS#8 PEM (absolute)
+  std::vector<std::string> names;
+};
+
+// A client credential variant; `none` has no files.
+struct Credential {
+  std::string name;
+  std::optional<std::filesystem::path> cert;
+  std::optional<std::filesystem::path> key;
+  std::string description;
+  // Expected result against a beacon policy ("require", "require_crl").
+  std::map<std::string, Expectation> expected;
+};
+
+struct Manifest {
+  std::filesystem::path dir;
+  std::string key_type;
+  std::filesystem::path client_ca;  // bundle beacons trust for client authentication
+  std::filesystem::path server_ca;  // bundle agents trust for beacons
+  std::map<std::string, BeaconIdentity> beacons;
+  std::map<std::string, Credential> credentials;
+
+  // Throws InputError naming the folder and the missing name.
+  const BeaconIdentity& beacon(const std::string& name) const;
+  const Credential& credential(const std::string& name) const;
+};
+
+// Loads <dir>/manifest.json; throws InputError naming the file and field on any problem, and
+// checks that every file it names exists.
+Manifest load_manifest(const std::filesystem::path& dir);
+
+}  // namespace mtls::pki

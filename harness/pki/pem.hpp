@@ -1,0 +1,23 @@
+// pem.hpp: loading certificates and private keys from PEM files with errors that name the file
+// (and never echo key material).
+#pragma once
+
+#include <botan/pk_keys.h>
+#include <botan/x509cert.h>
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+namespace mtls::pki {
+
+// Every certificate in a PEM file, in order. Throws InputError if there is none or one is bad.
+std::vector<Botan::X509_Certificate> load_certificates(const std::filesystem::path& path);
+
+// An unencrypted PKCS#8 private key (PEM or DER). Throws InputError naming the file only.
+std::unique_ptr<Botan::Private_Key> load_private_key(const std::filesystem::path& path);
+
+// SHA-256 over the certificate's DER encoding, lower-case hex.
+std::string fingerprint_sha256(const Botan::X509_Certificate& cert);
+
+}  // namespace mtls::pki

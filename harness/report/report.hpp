@@ -1,0 +1,48 @@
+// report.hpp: the run's outputs: results.jsonl (one record per check, streamed while running) and
+// report.json (metadata, every record, summary). Later: JUnit XML, Markdown, HTML.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace mtls::report {
+
+struct Summary {
+  int total = 0, pass = 0, fail = 0, inconclusive = 0, skipped = 0;
+  int exposure = 0, lockout = 0;
+};
+
+Summary summarize(const std::vector<ResultRecord>& records);
+nlohmann::json to_json(const Summary& s);
+
+// The CLI's exit code for a run: 0 all checks pass, 1 any FAIL, 3 any check could not be carried
+// out (INCONCLUSIVE) and none failed.
+int exit_code(const Summary& s);
+
+// One line for people: "2 checks: 2 PASS, 0 FAIL, 0 INCONCLUSIVE, 0 SKIPPED".
+std::string one_line(const Summary& s);
+
+// Appends records to results.jsonl as checks finish (flushed per record).
+class ResultStream {
+ public:
+  explicit ResultStream(const std::filesystem::path& path);  // truncates
+  void append(const ResultRecord& r);
+
+ private:
+  struct Closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Closer> file_;
+  std::filesystem::path path_;
+};
+
+void write_results_jsonl(const std::filesystem::path& path, const std::vector<ResultRecord>& records);
+void write_report_json(const std::filesystem::path& path, const nlohmann::json& metadata,
+                       const std::vector<ResultRecord>& records, const Summary& summary);
+
+}  // namespace mtls::report
