@@ -19,7 +19,9 @@ CurlGlobal::CurlGlobal() {
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     throw HarnessError("curl_global_init failed");
 }
-CurlGlobal::~CurlGlobal() { curl_global_cleanup(); }
+CurlGlobal::~CurlGlobal() {
+  curl_global_cleanup();
+}
 
 namespace {
 
@@ -39,8 +41,8 @@ int observation_index() {
 }
 
 void info_callback(const SSL* ssl, int where, int ret) {
-  auto* obs = static_cast<TlsObservation*>(
-      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), observation_index()));
+  auto* obs =
+      static_cast<TlsObservation*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), observation_index()));
   if (obs == nullptr) return;
   if (where & SSL_CB_HANDSHAKE_DONE) {
     obs->handshake_done = true;
@@ -86,7 +88,8 @@ struct EasyDeleter {
 bool looks_like_xml(const std::string& head) {
   std::size_t i = 0;
   if (head.starts_with("\xEF\xBB\xBF")) i = 3;
-  while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t'))
+  while (i < head.size() &&
+         (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t'))
     ++i;
   return i < head.size() && head[i] == '<';
 }

@@ -23,13 +23,13 @@ class CurlGlobal {
 };
 
 struct AgentOptions {
-  std::string beacon_url;                    // https://host:port (no path)
-  std::filesystem::path ca_file;             // SSLCACertificateFile
+  std::string beacon_url;                     // https://host:port (no path)
+  std::filesystem::path ca_file;              // SSLCACertificateFile
   std::optional<std::filesystem::path> cert;  // client certificate (PEM)
   std::optional<std::filesystem::path> key;   // its private key (PEM, unencrypted)
-  std::string credential_name;               // label for the result ("valid", "none", ...)
+  std::string credential_name;                // label for the result ("valid", "none", ...)
   std::string device = "device-0001";
-  bool check_server_certificate = true;      // CheckServerCertificate
+  bool check_server_certificate = true;  // CheckServerCertificate
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{30000};
   std::optional<std::string> expect_sha256;  // digest of the expected payload, when known

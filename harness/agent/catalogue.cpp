@@ -49,7 +49,8 @@ Catalogue Catalogue::load(const fs::path& file) {
     Operation op;
     op.id = entry.first.as<std::string>();
     const std::string where = "operations." + op.id;
-    if (!entry.second.IsMap()) throw InputError(file.string() + ": " + where + " must be a mapping");
+    if (!entry.second.IsMap())
+      throw InputError(file.string() + ": " + where + " must be a mapping");
     op.description = field(entry.second, file, where, "description", false);
     op.method = field(entry.second, file, where, "method", true);
     op.path_template = field(entry.second, file, where, "path", true);
@@ -69,7 +70,9 @@ Catalogue Catalogue::load(const fs::path& file) {
   return c;
 }
 
-Catalogue Catalogue::load_default() { return load(fixtures_dir() / "operations.yaml"); }
+Catalogue Catalogue::load_default() {
+  return load(fixtures_dir() / "operations.yaml");
+}
 
 const Operation& Catalogue::get(const std::string& id) const {
   auto it = ops_.find(id);

@@ -19,21 +19,36 @@ namespace mtls::agent {
 
 std::string alert_name(int code) {
   static constexpr std::array<std::pair<int, const char*>, 30> kNames{{
-      {0, "close_notify"},         {10, "unexpected_message"},
-      {20, "bad_record_mac"},      {21, "decryption_failed"},
-      {22, "record_overflow"},     {40, "handshake_failure"},
-      {41, "no_certificate"},      {42, "bad_certificate"},
-      {43, "unsupported_certificate"}, {44, "certificate_revoked"},
-      {45, "certificate_expired"}, {46, "certificate_unknown"},
-      {47, "illegal_parameter"},   {48, "unknown_ca"},
-      {49, "access_denied"},       {50, "decode_error"},
-      {51, "decrypt_error"},       {70, "protocol_version"},
-      {71, "insufficient_security"}, {80, "internal_error"},
-      {86, "inappropriate_fallback"}, {90, "user_canceled"},
-      {100, "no_renegotiation"},   {109, "missing_extension"},
-      {110, "unsupported_extension"}, {112, "unrecognized_name"},
-      {113, "bad_certificate_status_response"}, {115, "unknown_psk_identity"},
-      {116, "certificate_required"}, {120, "no_application_protocol"},
+      {0, "close_notify"},
+      {10, "unexpected_message"},
+      {20, "bad_record_mac"},
+      {21, "decryption_failed"},
+      {22, "record_overflow"},
+      {40, "handshake_failure"},
+      {41, "no_certificate"},
+      {42, "bad_certificate"},
+      {43, "unsupported_certificate"},
+      {44, "certificate_revoked"},
+      {45, "certificate_expired"},
+      {46, "certificate_unknown"},
+      {47, "illegal_parameter"},
+      {48, "unknown_ca"},
+      {49, "access_denied"},
+      {50, "decode_error"},
+      {51, "decrypt_error"},
+      {70, "protocol_version"},
+      {71, "insufficient_security"},
+      {80, "internal_error"},
+      {86, "inappropriate_fallback"},
+      {90, "user_canceled"},
+      {100, "no_renegotiation"},
+      {109, "missing_extension"},
+      {110, "unsupported_extension"},
+      {112, "unrecognized_name"},
+      {113, "bad_certificate_status_response"},
+      {115, "unknown_psk_identity"},
+      {116, "certificate_required"},
+      {120, "no_application_protocol"},
   }};
   for (const auto& [c, n] : kNames)
     if (c == code) return n;
@@ -41,7 +56,9 @@ std::string alert_name(int code) {
 }
 
 namespace {
-bool is_rejecting_status(long s) { return s == 400 || s == 401 || s == 403 || s == 495 || s == 496; }
+bool is_rejecting_status(long s) {
+  return s == 400 || s == 401 || s == 403 || s == 495 || s == 496;
+}
 }  // namespace
 
 Classification classify(const Signals& s) {
@@ -53,17 +70,19 @@ Classification classify(const Signals& s) {
                 std::to_string(c) + ")"};
   if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_ISSUER_ERROR ||
       c == CURLE_SSL_PINNEDPUBKEYNOTMATCH || c == CURLE_SSL_INVALIDCERTSTATUS)
-    return {Outcome::kServerUntrusted, "the agent did not trust the beacon's certificate (curl " +
-                                           std::to_string(c) + ")"};
+    return {Outcome::kServerUntrusted,
+            "the agent did not trust the beacon's certificate (curl " + std::to_string(c) + ")"};
   if (c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_COULDNT_CONNECT ||
       c == CURLE_OPERATION_TIMEDOUT || c == CURLE_COULDNT_RESOLVE_PROXY)
-    return {Outcome::kUnreachable, "the beacon could not be reached (curl " + std::to_string(c) + ")"};
+    return {Outcome::kUnreachable,
+            "the beacon could not be reached (curl " + std::to_string(c) + ")"};
   if (s.alert_code) {
     const std::string name = alert_name(*s.alert_code);
     if (s.alert_after_handshake)
       return {Outcome::kRejectedAfterHandshake,
               "the beacon sent the TLS alert " + name + " after the handshake completed"};
-    return {Outcome::kRejectedHandshake, "the beacon ended the handshake with the TLS alert " + name};
+    return {Outcome::kRejectedHandshake,
+            "the beacon ended the handshake with the TLS alert " + name};
   }
   if (c != CURLE_OK) {
     const bool closed = c == CURLE_GOT_NOTHING || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
@@ -82,8 +101,9 @@ Classification classify(const Signals& s) {
     if (s.payload_verified == false)
       return {Outcome::kProtocolError,
               "HTTP " + std::to_string(st) + " but the payload failed verification"};
-    return {Outcome::kAccepted, "HTTP " + std::to_string(st) +
-                                    (s.payload_verified ? ", payload verified" : ", payload not checked")};
+    return {Outcome::kAccepted,
+            "HTTP " + std::to_string(st) +
+                (s.payload_verified ? ", payload verified" : ", payload not checked")};
   }
   return {Outcome::kProtocolError, "unexpected HTTP " + std::to_string(st)};
 }

@@ -25,7 +25,8 @@ struct Classification {
 
 Classification classify(const Signals& s);
 
-// RFC 8446 / RFC 5246 name of a TLS alert description ("handshake_failure"); "alert_<n>" if unknown.
+// RFC 8446 / RFC 5246 name of a TLS alert description ("handshake_failure"); "alert_<n>" if
+// unknown.
 std::string alert_name(int code);
 
 }  // namespace mtls::agent

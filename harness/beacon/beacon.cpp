@@ -4,22 +4,22 @@
 // internally locked.
 #include "beacon/beacon.hpp"
 
+#include <botan/pkix_types.h>
 #include <botan/system_rng.h>
 #include <botan/tls_exceptn.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
-#include <botan/pkix_types.h>
 
+#include <botan/hex.h>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/http.hpp>
-#include <botan/hex.h>
-#include <csignal>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
+#include <csignal>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -46,7 +46,8 @@ tcp::endpoint parse_listen(const std::string& listen) {
   std::string host, port;
   if (listen.starts_with("[")) {
     auto close = listen.find("]:");
-    if (close == std::string::npos) throw InputError("--listen " + listen + ": expected [v6addr]:port");
+    if (close == std::string::npos)
+      throw InputError("--listen " + listen + ": expected [v6addr]:port");
     host = listen.substr(1, close - 1);
     port = listen.substr(close + 2);
   } else {
@@ -184,9 +185,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
  private:
   void read() {
     socket_.async_read_some(asio::buffer(read_buf_),
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+                            [self = shared_from_this()](boost::system::error_code ec,
+                                                        std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -304,7 +304,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
+    auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
     shared_.log.write({
         {"event", "connection"},
         {"beacon", shared_.config.name},
@@ -357,12 +358,13 @@ struct Beacon::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](boost::system::error_code ec,
-                                                         tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Connection>(*shared, std::move(socket))->start();
-      accept();
-    });
+    acceptor.async_accept(asio::make_strand(ioc),
+                          [this](boost::system::error_code ec, tcp::socket socket) {
+                            if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+                            if (!ec)
+                              std::make_shared<Connection>(*shared, std::move(socket))->start();
+                            accept();
+                          });
   }
 };
 
@@ -380,9 +382,13 @@ Beacon::Beacon(const BeaconConfig& config) : impl_(std::make_unique<Impl>()) {
   if (ec) throw InputError("--listen " + config.listen + ": cannot listen (" + ec.message() + ")");
 }
 
-Beacon::~Beacon() { stop(); }
+Beacon::~Beacon() {
+  stop();
+}
 
-std::uint16_t Beacon::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t Beacon::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 json Beacon::start() {
   impl_->work.emplace(impl_->ioc.get_executor());
@@ -423,7 +429,8 @@ void Beacon::stop() {
   impl_->work.reset();
   {  // drain: let connections in flight finish (and log) for up to kDrainTimeout
     std::unique_lock lock(impl_->shared->live_mu);
-    impl_->shared->live_cv.wait_for(lock, kDrainTimeout, [this] { return impl_->shared->live == 0; });
+    impl_->shared->live_cv.wait_for(lock, kDrainTimeout,
+                                    [this] { return impl_->shared->live == 0; });
   }
   impl_->ioc.stop();
   for (auto& t : impl_->workers)

@@ -15,11 +15,11 @@
 namespace mtls::beacon {
 
 struct BeaconConfig {
-  std::string name = "beacon-a";             // also the PKI manifest's beacon identity
-  std::filesystem::path pki_dir;             // folder written by `pki init`
-  std::string listen = "127.0.0.1:0";        // host:port or [v6]:port; port 0 = pick a free one
+  std::string name = "beacon-a";       // also the PKI manifest's beacon identity
+  std::filesystem::path pki_dir;       // folder written by `pki init`
+  std::string listen = "127.0.0.1:0";  // host:port or [v6]:port; port 0 = pick a free one
   ClientAuth client_auth = ClientAuth::kRequire;
-  std::filesystem::path content_dir;         // holds ManageSoftDL/
+  std::filesystem::path content_dir;  // holds ManageSoftDL/
   std::optional<std::filesystem::path> ready_file;
   std::optional<std::filesystem::path> log_file;
   unsigned threads = 2;

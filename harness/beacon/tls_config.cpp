@@ -15,9 +15,12 @@ std::optional<ClientAuth> client_auth_from_string(std::string_view s) {
 
 std::string_view to_string(ClientAuth c) {
   switch (c) {
-    case ClientAuth::kIgnore: return "ignore";
-    case ClientAuth::kRequest: return "request";
-    case ClientAuth::kRequire: return "require";
+    case ClientAuth::kIgnore:
+      return "ignore";
+    case ClientAuth::kRequest:
+      return "request";
+    case ClientAuth::kRequire:
+      return "require";
   }
   return "require";
 }
@@ -52,7 +55,8 @@ std::vector<Botan::X509_Certificate> BeaconCredentials::cert_chain(
 }
 
 Botan::Private_Key* BeaconCredentials::private_key_for(const Botan::X509_Certificate& cert,
-                                                       const std::string& type, const std::string&) {
+                                                       const std::string& type,
+                                                       const std::string&) {
   if (type == "tls-server" && cert == chain_.front()) return key_.get();
   return nullptr;
 }

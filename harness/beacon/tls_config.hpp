@@ -27,8 +27,9 @@ std::string_view to_string(ClientAuth c);
 class BeaconCredentials : public Botan::Credentials_Manager {
  public:
   // Throws InputError naming the file when a certificate or key cannot be loaded.
-  BeaconCredentials(const std::filesystem::path& server_chain, const std::filesystem::path& server_key,
-                    const std::filesystem::path& client_ca, ClientAuth mode);
+  BeaconCredentials(const std::filesystem::path& server_chain,
+                    const std::filesystem::path& server_key, const std::filesystem::path& client_ca,
+                    ClientAuth mode);
 
   std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(
       const std::string& type, const std::string& context) override;

@@ -33,7 +33,9 @@ int cmd_pki_init(const fs::path& out, const std::string& key_type, bool force) {
 
 int cmd_beacon(mtls::beacon::BeaconConfig cfg, const std::string& client_auth) {
   auto mode = mtls::beacon::client_auth_from_string(client_auth);
-  if (!mode) throw mtls::InputError("--client-auth " + client_auth + ": expected ignore, request or require");
+  if (!mode)
+    throw mtls::InputError("--client-auth " + client_auth +
+                           ": expected ignore, request or require");
   cfg.client_auth = *mode;
   // Block SIGINT/SIGTERM in every thread; wait_for_signal() receives them synchronously.
   sigset_t set;
@@ -56,7 +58,8 @@ int cmd_agent(mtls::agent::AgentOptions o, const std::string& op_id, const std::
   std::optional<mtls::Expectation> expectation;
   if (!expect.empty()) {
     expectation = mtls::expectation_from_string(expect);
-    if (!expectation) throw mtls::InputError("--expect " + expect + ": expected ACCEPTED or REJECTED");
+    if (!expectation)
+      throw mtls::InputError("--expect " + expect + ": expected ACCEPTED or REJECTED");
   }
   const auto catalogue = mtls::agent::Catalogue::load_default();
   const auto& op = catalogue.get(op_id);
@@ -67,8 +70,9 @@ int cmd_agent(mtls::agent::AgentOptions o, const std::string& op_id, const std::
   } else {
     std::cout << r.check_id << ": " << mtls::to_string(r.outcome) << " (" << r.reason << ")\n";
   }
-  const bool ok = expectation == mtls::Expectation::kRejected ? mtls::is_rejection(r.outcome)
-                                                              : r.outcome == mtls::Outcome::kAccepted;
+  const bool ok = expectation == mtls::Expectation::kRejected
+                      ? mtls::is_rejection(r.outcome)
+                      : r.outcome == mtls::Outcome::kAccepted;
   return ok ? 0 : 1;
 }
 
@@ -102,23 +106,27 @@ int main(int argc, char** argv) {
   fs::path pki_out;
   std::string key_type = "ecdsa-p256";
   bool force = false;
-  pki_init->add_option("--out", pki_out, "Folder to write (must be empty unless --force)")->required();
+  pki_init->add_option("--out", pki_out, "Folder to write (must be empty unless --force)")
+      ->required();
   pki_init->add_option("--key-type", key_type, "ecdsa-p256 (default) or rsa-2048");
   pki_init->add_flag("--force", force, "Write into a non-empty folder");
 
   // beacon
-  auto* beacon = app.add_subcommand("beacon", "Run a simulated inventory beacon (Botan TLS server)");
+  auto* beacon =
+      app.add_subcommand("beacon", "Run a simulated inventory beacon (Botan TLS server)");
   mtls::beacon::BeaconConfig bcfg;
   bcfg.content_dir = mtls::fixtures_dir() / "content";
   std::string client_auth = "require";
   beacon->add_option("--pki", bcfg.pki_dir, "PKI folder written by 'pki init'")->required();
   beacon->add_option("--name", bcfg.name, "Beacon identity in the PKI manifest (default beacon-a)");
-  beacon->add_option("--listen", bcfg.listen, "Address to listen on, host:port (default 127.0.0.1:0)");
+  beacon->add_option("--listen", bcfg.listen,
+                     "Address to listen on, host:port (default 127.0.0.1:0)");
   beacon->add_option("--client-auth", client_auth, "ignore | request | require (default require)");
   beacon->add_option("--content", bcfg.content_dir, "Content folder holding ManageSoftDL/");
   beacon->add_option("--ready-file", bcfg.ready_file,
                      "Written (atomically) with the bound ports as JSON once listening");
-  beacon->add_option("--log", bcfg.log_file, "JSON Lines evidence log, one record per connection/request");
+  beacon->add_option("--log", bcfg.log_file,
+                     "JSON Lines evidence log, one record per connection/request");
   beacon->add_option("--threads", bcfg.threads, "Worker threads (default 2)");
 
   // agent
@@ -126,8 +134,11 @@ int main(int argc, char** argv) {
   mtls::agent::AgentOptions aopt;
   std::string op_id, expect;
   bool as_json = false, no_check_server = false;
-  agent->add_option("--beacon", aopt.beacon_url, "Beacon base URL, e.g. https://127.0.0.1:8443")->required();
-  agent->add_option("--ca", aopt.ca_file, "CA file the agent trusts for beacons (SSLCACertificateFile)")
+  agent->add_option("--beacon", aopt.beacon_url, "Beacon base URL, e.g. https://127.0.0.1:8443")
+      ->required();
+  agent
+      ->add_option("--ca", aopt.ca_file,
+                   "CA file the agent trusts for beacons (SSLCACertificateFile)")
       ->required();
   agent->add_option("--cert", aopt.cert, "Client certificate, PEM");
   agent->add_option("--key", aopt.key, "Client private key, PEM (unencrypted)");
@@ -135,7 +146,8 @@ int main(int argc, char** argv) {
   agent->add_option("--op", op_id, "Operation id from fixtures/operations.yaml")->required();
   agent->add_option("--device", aopt.device, "Device name used in request paths");
   agent->add_option("--expect-sha256", aopt.expect_sha256, "Expected SHA-256 of the payload");
-  agent->add_option("--expect", expect, "ACCEPTED or REJECTED: sets the exit code (default ACCEPTED)");
+  agent->add_option("--expect", expect,
+                    "ACCEPTED or REJECTED: sets the exit code (default ACCEPTED)");
   agent->add_flag("--no-check-server-certificate", no_check_server,
                   "Do not verify the beacon (CheckServerCertificate=False)");
   agent->add_flag("--json", as_json, "Print the result record as JSON");
@@ -148,6 +160,19 @@ int main(int argc, char** argv) {
   run->add_option("scenarios", scenarios, "Scenario files or folders (default: scenarios/default)");
   run->add_option("--out", out, "Report folder (default reports/out)");
 
+  auto known_command = [&](const std::string& name) {
+    for (const auto* sub : app.get_subcommands({}))
+      if (sub->get_name() == name) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known_command(argv[1])) {
+    std::string names;
+    for (const auto* sub : app.get_subcommands({}))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::cerr << "mtls-harness: error: unknown command '" << argv[1] << "' (commands: " << names
+              << "; see --help)\n";
+    return kExitInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

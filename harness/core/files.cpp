@@ -86,6 +86,8 @@ std::string sha256_hex(std::string_view data) {
   return Botan::hex_encode(h->final(), false);
 }
 
-std::string sha256_file_hex(const fs::path& path) { return sha256_hex(read_file(path)); }
+std::string sha256_file_hex(const fs::path& path) {
+  return sha256_hex(read_file(path));
+}
 
 }  // namespace mtls

@@ -10,8 +10,14 @@ std::filesystem::path harness_home() {
     return env;
   return MTLS_HARNESS_HOME;
 }
-std::filesystem::path fixtures_dir() { return harness_home() / "fixtures"; }
-std::filesystem::path scenarios_dir() { return harness_home() / "scenarios"; }
-std::string harness_version() { return MTLS_HARNESS_VERSION; }
+std::filesystem::path fixtures_dir() {
+  return harness_home() / "fixtures";
+}
+std::filesystem::path scenarios_dir() {
+  return harness_home() / "scenarios";
+}
+std::string harness_version() {
+  return MTLS_HARNESS_VERSION;
+}
 
 }  // namespace mtls

@@ -51,10 +51,18 @@ std::optional<E> value_of(const NameTable<E, N>& table, std::string_view name) {
 
 }  // namespace
 
-std::string_view to_string(Outcome o) { return name_of(kOutcomeNames, o); }
-std::string_view to_string(Verdict v) { return name_of(kVerdictNames, v); }
-std::string_view to_string(Severity s) { return name_of(kSeverityNames, s); }
-std::string_view to_string(Expectation e) { return name_of(kExpectationNames, e); }
+std::string_view to_string(Outcome o) {
+  return name_of(kOutcomeNames, o);
+}
+std::string_view to_string(Verdict v) {
+  return name_of(kVerdictNames, v);
+}
+std::string_view to_string(Severity s) {
+  return name_of(kSeverityNames, s);
+}
+std::string_view to_string(Expectation e) {
+  return name_of(kExpectationNames, e);
+}
 
 std::optional<Outcome> outcome_from_string(std::string_view s) {
   return value_of(kOutcomeNames, s);

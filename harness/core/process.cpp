@@ -18,7 +18,8 @@ extern char** environ;
 
 namespace mtls {
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& stderr_path) {
+ChildProcess::ChildProcess(std::vector<std::string> argv,
+                           const std::filesystem::path& stderr_path) {
   if (argv.empty()) throw HarnessError("ChildProcess: empty command line");
   for (const auto& a : argv) command_line_ += (command_line_.empty() ? "" : " ") + a;
   int fds[2];
@@ -114,6 +115,8 @@ std::string ChildProcess::stop(std::chrono::milliseconds grace) {
   return "unknown";
 }
 
-std::filesystem::path self_executable() { return std::filesystem::read_symlink("/proc/self/exe"); }
+std::filesystem::path self_executable() {
+  return std::filesystem::read_symlink("/proc/self/exe");
+}
 
 }  // namespace mtls

@@ -16,7 +16,7 @@ struct Evidence {
   std::string curl_error;                // curl's own error buffer (no secrets: paths only)
   std::optional<std::string> tls_alert;  // RFC 8446 name of an alert the beacon sent
   std::optional<int> tls_alert_code;
-  bool alert_after_handshake = false;    // the alert came after our Finished
+  bool alert_after_handshake = false;  // the alert came after our Finished
   std::optional<std::string> tls_version;
   std::optional<std::string> tls_cipher;
   bool handshake_completed = false;

@@ -43,16 +43,19 @@ std::string tail_of(const fs::path& file, std::size_t max_bytes = 2000) {
 // A simulated beacon started as `mtls-harness beacon ...`; stopped (drained) when destroyed.
 class BeaconProcess {
  public:
-  BeaconProcess(const fs::path& exe, const BeaconSpec& spec, const fs::path& pki, const fs::path& work)
+  BeaconProcess(const fs::path& exe, const BeaconSpec& spec, const fs::path& pki,
+                const fs::path& work)
       : name_(spec.name),
         log_(work / (spec.name + ".log.jsonl")),
         stderr_(work / (spec.name + ".stderr.log")) {
-    std::vector<std::string> argv = {exe.string(), "beacon", "--pki", pki.string(),
-                                     "--name", spec.name, "--listen", "127.0.0.1:0",
+    std::vector<std::string> argv = {exe.string(),    "beacon",
+                                     "--pki",         pki.string(),
+                                     "--name",        spec.name,
+                                     "--listen",      "127.0.0.1:0",
                                      "--client-auth", spec.client_auth,
-                                     "--content", (fixtures_dir() / "content").string(),
-                                     "--ready-file", (work / (spec.name + ".ready.json")).string(),
-                                     "--log", log_.string()};
+                                     "--content",     (fixtures_dir() / "content").string(),
+                                     "--ready-file",  (work / (spec.name + ".ready.json")).string(),
+                                     "--log",         log_.string()};
     child_.emplace(argv, stderr_);
     bool timed_out = false;
     auto line = child_->read_line(std::chrono::seconds(30), &timed_out);
@@ -64,11 +67,13 @@ class BeaconProcess {
                          child_->command_line() + "\n  stderr: " + tail_of(stderr_));
     }
     const json& l = ready["listeners"][0];
-    url_ = "https://" + l["address"].get<std::string>() + ":" + std::to_string(l["port"].get<int>());
+    url_ =
+        "https://" + l["address"].get<std::string>() + ":" + std::to_string(l["port"].get<int>());
   }
 
   const std::string& url() const { return url_; }
   const fs::path& log() const { return log_; }
+  const fs::path& stderr_log() const { return stderr_; }
   // SIGTERM: the beacon drains its connections and writes its last log records.
   std::string stop() { return child_->stop(); }
 
@@ -127,9 +132,10 @@ RunResult run(const RunOptions& o) {
                {"version", harness_version()},
                {"started", utc_now()},
                {"scenarios", json::array()},
-               {"pki", {{"key_type", manifest.key_type},
-                        {"client_ca_sha256", sha256_file_hex(manifest.client_ca)},
-                        {"server_ca_sha256", sha256_file_hex(manifest.server_ca)}}},
+               {"pki",
+                {{"key_type", manifest.key_type},
+                 {"client_ca_sha256", sha256_file_hex(manifest.client_ca)},
+                 {"server_ca_sha256", sha256_file_hex(manifest.server_ca)}}},
                {"beacons", json::array()}};
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
@@ -145,8 +151,9 @@ RunResult run(const RunOptions& o) {
     for (const auto& c : sc.credentials) {
       const auto& cred = manifest.credential(c);
       if (!cred.expected.contains(sc.policy_key()))
-        throw InputError(sc.file.string() + ": credential '" + c + "' has no expectation for policy '" +
-                         sc.policy_key() + "' in the PKI manifest");
+        throw InputError(sc.file.string() + ": credential '" + c +
+                         "' has no expectation for policy '" + sc.policy_key() +
+                         "' in the PKI manifest");
     }
     std::vector<std::unique_ptr<BeaconProcess>> beacons;
     for (const auto& b : sc.beacons) {
@@ -185,7 +192,8 @@ RunResult run(const RunOptions& o) {
             ch.agent.cert = cred.cert;
             ch.agent.key = cred.key;
             ch.agent.credential_name = cname;
-            if (op.content) ch.agent.expect_sha256 = sha256_file_hex(fixtures_dir() / "content" / *op.content);
+            if (op.content)
+              ch.agent.expect_sha256 = sha256_file_hex(fixtures_dir() / "content" / *op.content);
             if (cname != sc.control_credential) ch.control = control_index;
             plan.push_back(std::move(ch));
           }
@@ -216,7 +224,15 @@ RunResult run(const RunOptions& o) {
     }
 
     // Stop the beacons (they drain and flush their logs), then attach their side of each check.
-    for (auto& b : beacons) b->stop();
+    // A beacon that does not exit 0 crashed or misbehaved: its evidence cannot be trusted.
+    for (std::size_t bi = 0; bi < beacons.size(); ++bi) {
+      const std::string status = beacons[bi]->stop();
+      for (auto& m : meta["beacons"])
+        if (m["scenario"] == sc.id && m["name"] == sc.beacons[bi].name) m["exit"] = status;
+      if (status != "exit 0")
+        throw HarnessError("beacon " + sc.beacons[bi].name + " ended with " + status +
+                           " (stderr: " + tail_of(beacons[bi]->stderr_log()) + ")");
+    }
     for (std::size_t i = 0; i < done.size(); ++i)
       if (done[i].evidence.local_port)
         done[i].evidence.beacon_log =

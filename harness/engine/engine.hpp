@@ -14,8 +14,8 @@ namespace mtls::engine {
 struct RunOptions {
   std::vector<std::filesystem::path> scenarios;  // empty: the built-in default suite
   std::filesystem::path out = "reports/out";
-  std::filesystem::path harness_executable;      // the mtls-harness binary (starts beacons)
-  std::ostream* progress = nullptr;              // one line per finished check, when set
+  std::filesystem::path harness_executable;  // the mtls-harness binary (starts beacons)
+  std::ostream* progress = nullptr;          // one line per finished check, when set
 };
 
 struct RunResult {

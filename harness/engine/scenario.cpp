@@ -18,8 +18,10 @@ class Reader {
  public:
   explicit Reader(fs::path file) : file_(std::move(file)) {}
 
-  [[noreturn]] void fail(const YAML::Node& at, const std::string& field, const std::string& what) const {
-    std::string line = at.IsDefined() && at.Mark().line >= 0 ? ":" + std::to_string(at.Mark().line + 1) : "";
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& field,
+                         const std::string& what) const {
+    std::string line =
+        at.IsDefined() && at.Mark().line >= 0 ? ":" + std::to_string(at.Mark().line + 1) : "";
     throw InputError(file_.string() + line + ": field '" + field + "': " + what);
   }
 
@@ -95,8 +97,8 @@ Scenario load_scenario(const fs::path& file) {
     if (!sim || !sim.IsMap())
       r.fail(b, f + ".simulated", "is missing (only simulated beacons are supported so far)");
     spec.client_auth = r.str(sim, "client_auth", f + ".simulated.client_auth", "require");
-    r.one_of(sim["client_auth"] ? sim["client_auth"] : sim, f + ".simulated.client_auth", spec.client_auth,
-             std::array{"ignore", "request", "require"});
+    r.one_of(sim["client_auth"] ? sim["client_auth"] : sim, f + ".simulated.client_auth",
+             spec.client_auth, std::array{"ignore", "request", "require"});
     for (const auto& other : s.beacons)
       if (other.name == spec.name) r.fail(b, f + ".name", "'" + spec.name + "' is used twice");
     s.beacons.push_back(spec);
@@ -104,7 +106,8 @@ Scenario load_scenario(const fs::path& file) {
 
   const YAML::Node policy = root["policy"];
   if (!policy || !policy.IsMap()) r.fail(policy ? policy : root, "policy", "must be a mapping");
-  const std::string cc = r.str(policy, "client_certificate", "policy.client_certificate", "required");
+  const std::string cc =
+      r.str(policy, "client_certificate", "policy.client_certificate", "required");
   r.one_of(policy["client_certificate"] ? policy["client_certificate"] : policy,
            "policy.client_certificate", cc, std::array{"required"});
   s.revocation = r.str(policy, "revocation", "policy.revocation", "off");
@@ -138,7 +141,8 @@ std::vector<fs::path> find_scenarios(const std::vector<fs::path>& args) {
       throw InputError(root.string() + ": no such scenario file or folder");
     std::vector<fs::path> found;
     for (const auto& e : fs::recursive_directory_iterator(root, ec))
-      if (e.is_regular_file() && (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
+      if (e.is_regular_file() &&
+          (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
         found.push_back(e.path());
     if (found.empty()) throw InputError(root.string() + ": folder holds no *.yaml scenario");
     std::sort(found.begin(), found.end());

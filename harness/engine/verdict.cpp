@@ -7,8 +7,7 @@ Judgement judge_positive(Outcome o) {
   const std::string name(to_string(o));
   if (o == Outcome::kAccepted) return {Verdict::kPass, std::nullopt, "accepted as required"};
   if (is_rejection(o))
-    return {Verdict::kFail, Severity::kLockout,
-            "a legitimate device was refused (" + name + ")"};
+    return {Verdict::kFail, Severity::kLockout, "a legitimate device was refused (" + name + ")"};
   if (o == Outcome::kClientCredentialError)
     return {Verdict::kFail, Severity::kLockout,
             "the distributed credential cannot be used by the agent (" + name + ")"};
@@ -24,7 +23,8 @@ Judgement judge_negative(Outcome o, std::optional<Outcome> control) {
     return {Verdict::kInconclusive, std::nullopt,
             name + " cannot be attributed to client authentication"};
   if (!control)
-    return {Verdict::kInconclusive, std::nullopt, "refused (" + name + "), but no positive control ran"};
+    return {Verdict::kInconclusive, std::nullopt,
+            "refused (" + name + "), but no positive control ran"};
   if (*control != Outcome::kAccepted)
     return {Verdict::kInconclusive, std::nullopt,
             "refused (" + name + "), but the positive control was " +

@@ -77,7 +77,8 @@ Manifest load_manifest(const fs::path& dir) {
   }
   const json& fmt = r.member(j, "format", "format");
   if (!fmt.is_number_integer() || fmt.get<int>() != kManifestFormat)
-    r.fail("format", "unsupported manifest format (expected " + std::to_string(kManifestFormat) + ")");
+    r.fail("format",
+           "unsupported manifest format (expected " + std::to_string(kManifestFormat) + ")");
 
   Manifest m;
   m.dir = fs::absolute(dir);

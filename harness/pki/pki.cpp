@@ -96,7 +96,8 @@ class Writer {
  public:
   explicit Writer(fs::path root) : root_(std::move(root)) {}
 
-  std::string cert(const std::string& rel, const Botan::X509_Certificate& c, const std::string& role) {
+  std::string cert(const std::string& rel, const Botan::X509_Certificate& c,
+                   const std::string& role) {
     write(rel, c.PEM_encode(), 0644);
     files_.push_back({
         {"path", rel},
@@ -114,8 +115,11 @@ class Writer {
 
   std::string key(const std::string& rel, const Botan::Private_Key& k, const std::string& role) {
     write(rel, Botan::PKCS8::PEM_encode(k), 0600);
-    files_.push_back({{"path", rel}, {"role", role}, {"kind", "private_key"},
-                      {"algorithm", k.algo_name()}, {"bits", k.key_length()}});
+    files_.push_back({{"path", rel},
+                      {"role", role},
+                      {"kind", "private_key"},
+                      {"algorithm", k.algo_name()},
+                      {"bits", k.key_length()}});
     return rel;
   }
 
@@ -200,7 +204,8 @@ void init(const InitOptions& o) {
       {"generator", "mtls-harness " + harness_version()},
       {"created", iso8601(now)},
       {"key_type", to_string(o.key_type)},
-      {"trust", {{"client_ca_bundle", "ca/client-ca.pem"}, {"server_ca_bundle", "ca/server-ca.pem"}}},
+      {"trust",
+       {{"client_ca_bundle", "ca/client-ca.pem"}, {"server_ca_bundle", "ca/server-ca.pem"}}},
       {"beacons", beacons},
       {"credentials", credentials},
       {"files", w.files()},

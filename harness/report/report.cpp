@@ -14,10 +14,18 @@ Summary summarize(const std::vector<ResultRecord>& records) {
   for (const auto& r : records) {
     ++s.total;
     switch (r.verdict.value_or(Verdict::kInconclusive)) {
-      case Verdict::kPass: ++s.pass; break;
-      case Verdict::kFail: ++s.fail; break;
-      case Verdict::kInconclusive: ++s.inconclusive; break;
-      case Verdict::kSkipped: ++s.skipped; break;
+      case Verdict::kPass:
+        ++s.pass;
+        break;
+      case Verdict::kFail:
+        ++s.fail;
+        break;
+      case Verdict::kInconclusive:
+        ++s.inconclusive;
+        break;
+      case Verdict::kSkipped:
+        ++s.skipped;
+        break;
     }
     if (r.severity == Severity::kExposure) ++s.exposure;
     if (r.severity == Severity::kLockout) ++s.lockout;
@@ -26,9 +34,10 @@ Summary summarize(const std::vector<ResultRecord>& records) {
 }
 
 nlohmann::json to_json(const Summary& s) {
-  return {{"total", s.total},       {"PASS", s.pass},         {"FAIL", s.fail},
-          {"INCONCLUSIVE", s.inconclusive}, {"SKIPPED", s.skipped}, {"EXPOSURE", s.exposure},
-          {"LOCKOUT", s.lockout},   {"exit_code", exit_code(s)}};
+  return {{"total", s.total},     {"PASS", s.pass},
+          {"FAIL", s.fail},       {"INCONCLUSIVE", s.inconclusive},
+          {"SKIPPED", s.skipped}, {"EXPOSURE", s.exposure},
+          {"LOCKOUT", s.lockout}, {"exit_code", exit_code(s)}};
 }
 
 int exit_code(const Summary& s) {
@@ -42,11 +51,13 @@ std::string one_line(const Summary& s) {
                      std::to_string(s.fail) + " FAIL, " + std::to_string(s.inconclusive) +
                      " INCONCLUSIVE, " + std::to_string(s.skipped) + " SKIPPED";
   if (s.exposure + s.lockout > 0)
-    line += " (" + std::to_string(s.exposure) + " EXPOSURE, " + std::to_string(s.lockout) + " LOCKOUT)";
+    line +=
+        " (" + std::to_string(s.exposure) + " EXPOSURE, " + std::to_string(s.lockout) + " LOCKOUT)";
   return line;
 }
 
-ResultStream::ResultStream(const fs::path& path) : file_(std::fopen(path.c_str(), "w")), path_(path) {
+ResultStream::ResultStream(const fs::path& path)
+    : file_(std::fopen(path.c_str(), "w")), path_(path) {
   if (!file_) throw InputError(path.string() + ": cannot write (" + std::strerror(errno) + ")");
 }
 

@@ -41,7 +41,8 @@ class ResultStream {
   std::filesystem::path path_;
 };
 
-void write_results_jsonl(const std::filesystem::path& path, const std::vector<ResultRecord>& records);
+void write_results_jsonl(const std::filesystem::path& path,
+                         const std::vector<ResultRecord>& records);
 void write_report_json(const std::filesystem::path& path, const nlohmann::json& metadata,
                        const std::vector<ResultRecord>& records, const Summary& summary);
 

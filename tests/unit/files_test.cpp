@@ -13,7 +13,7 @@ TEST(Files, AtomicWriteWritesAllWithModeAndNoTempLeft) {
   const auto p = dir.path() / "k.pem";
   write_file_atomic(p, "secret-ish", 0600);
   EXPECT_EQ(read_file(p), "secret-ish");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(p.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   int entries = 0;

@@ -63,7 +63,7 @@ TEST_P(PkiTest, KeysMatchTheirCertificatesAndAreMode0600) {
     auto k = load_private_key(key);
     auto c = load_certificates(cert).front();
     EXPECT_EQ(k->subject_public_key(), c.load_subject_public_key()->subject_public_key()) << key;
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(key.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << key;
   };
@@ -84,13 +84,17 @@ TEST_P(PkiTest, ManifestStatesExpectationsForNoneAndValid) {
   EXPECT_THROW(m.credential("nonexistent"), InputError);
 }
 
-INSTANTIATE_TEST_SUITE_P(KeyTypes, PkiTest, ::testing::Values(KeyType::kEcdsaP256, KeyType::kRsa2048),
-                         [](const auto& info) { return info.param == KeyType::kRsa2048 ? "rsa2048" : "p256"; });
+INSTANTIATE_TEST_SUITE_P(KeyTypes, PkiTest,
+                         ::testing::Values(KeyType::kEcdsaP256, KeyType::kRsa2048),
+                         [](const auto& info) {
+                           return info.param == KeyType::kRsa2048 ? "rsa2048" : "p256";
+                         });
 
 TEST(PkiInit, RefusesANonEmptyFolderWithoutForce) {
   test::TempDir dir;
   write_file_atomic(dir.path() / "keep.txt", "user data");
-  EXPECT_THROW(init({.out = dir.path(), .key_type = KeyType::kEcdsaP256, .force = false}), InputError);
+  EXPECT_THROW(init({.out = dir.path(), .key_type = KeyType::kEcdsaP256, .force = false}),
+               InputError);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / kManifestName));
   EXPECT_NO_THROW(init({.out = dir.path(), .key_type = KeyType::kEcdsaP256, .force = true}));
   EXPECT_EQ(read_file(dir.path() / "keep.txt"), "user data");
@@ -115,7 +119,8 @@ TEST(Manifest, ErrorsNameTheFileAndField) {
 TEST(Pem, GarbageIsAnInputErrorThatDoesNotEchoTheKey) {
   test::TempDir dir;
   const auto key = dir.path() / "bad.key";
-  write_file_atomic(key, "-----BEGIN PRIVATE KEY-----\nTOPSECRETMATERIAL\n-----END PRIVATE KEY-----\n");
+  write_file_atomic(key,
+                    "-----BEGIN PRIVATE KEY-----\nTOPSECRETMATERIAL\n-----END PRIVATE KEY-----\n");
   try {
     load_private_key(key);
     FAIL() << "no exception";

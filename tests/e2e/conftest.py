@@ -1,0 +1,187 @@
+"""Fixtures for the end-to-end suite: the mtls-harness binary, a test PKI, and simulated beacons
+started on loopback (port 0) that are waited for on their ready signal, never with sleeps.
+
+When a test fails, its report gets a "mtls-harness diagnostics" section: every command the test
+ran (command line, exit code, stdout, stderr) and every beacon's command line, exit status,
+stderr and JSONL log.
+"""
+import json
+import os
+import pathlib
+import selectors
+import shlex
+import signal
+import subprocess
+
+import pytest
+
+HOME = pathlib.Path(os.environ.get("MTLS_HARNESS_HOME", pathlib.Path(__file__).resolve().parents[2]))
+BIN = str(pathlib.Path(os.environ.get("MTLS_HARNESS_BIN", HOME / "build" / "harness" / "mtls-harness")).resolve())
+READY_TIMEOUT_S = 30
+
+
+class Diagnostics:
+    """What a failing test prints: commands run and processes started."""
+
+    def __init__(self):
+        self.entries = []
+
+    def add(self, text):
+        self.entries.append(text)
+
+    def text(self):
+        return "\n\n".join(e() if callable(e) else e for e in self.entries)
+
+
+def _read_text(path):
+    try:
+        return pathlib.Path(path).read_text(errors="replace")
+    except OSError as e:
+        return f"({e})"
+
+
+class Beacon:
+    """A `mtls-harness beacon` child process on 127.0.0.1, port chosen by the kernel."""
+
+    def __init__(self, workdir, pki, client_auth="require", name="beacon-a"):
+        workdir = pathlib.Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.ready_file = workdir / f"{name}.ready.json"
+        self.log = workdir / f"{name}.log.jsonl"
+        self.stderr_path = workdir / f"{name}.stderr"
+        self.cmd = [BIN, "beacon", "--pki", str(pki), "--name", name, "--listen", "127.0.0.1:0",
+                    "--client-auth", client_auth, "--ready-file", str(self.ready_file),
+                    "--log", str(self.log)]
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err,
+                                         stdin=subprocess.DEVNULL)
+        line = self._read_ready_line()
+        if line is None:
+            self.stop()
+            raise RuntimeError("beacon did not become ready\n" + self.diagnostics())
+        self.ready = json.loads(line)
+        listener = self.ready["listeners"][0]
+        self.port = listener["port"]
+        self.url = f"https://127.0.0.1:{self.port}"
+
+    def _read_ready_line(self):
+        """Block on the beacon's stdout until its JSON ready line, its exit, or the timeout."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            if not sel.select(timeout=READY_TIMEOUT_S):
+                return None
+            line = self.proc.stdout.readline()
+            return line.decode() if line else None
+        finally:
+            sel.close()
+
+    def stop(self):
+        """SIGTERM (the beacon drains and flushes its log), SIGKILL if it does not exit."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def records(self, event=None):
+        out = []
+        if self.log.exists():
+            for line in self.log.read_text().splitlines():
+                rec = json.loads(line)
+                if event is None or rec.get("event") == event:
+                    out.append(rec)
+        return out
+
+    def connection_for(self, local_port):
+        for rec in self.records("connection"):
+            if rec["peer_port"] == local_port:
+                return rec
+        return None
+
+    def diagnostics(self):
+        return (f"beacon: {shlex.join(self.cmd)}\n  exit: {self.proc.poll()}\n"
+                f"  stderr:\n{_read_text(self.stderr_path)}\n  log:\n{_read_text(self.log)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    diag = getattr(item, "_mtls_diag", None)
+    if rep.failed and diag is not None and diag.entries:
+        rep.sections.append(("mtls-harness diagnostics", diag.text()))
+
+
+@pytest.fixture
+def diag(request):
+    d = Diagnostics()
+    request.node._mtls_diag = d
+    return d
+
+
+@pytest.fixture
+def harness(diag):
+    """Runs mtls-harness with arguments; returns the CompletedProcess and records it for failures."""
+
+    def run(*args, cwd=None, env=None, timeout=120):
+        cmd = [BIN, *map(str, args)]
+        full_env = dict(os.environ, **(env or {}))
+        p = subprocess.run(cmd, capture_output=True, cwd=cwd, env=full_env, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        diag.add(f"command: {shlex.join(cmd)}\n  exit: {p.returncode}\n"
+                 f"  stdout:\n{p.stdout.decode(errors='replace')}\n"
+                 f"  stderr:\n{p.stderr.decode(errors='replace')}")
+        return p
+
+    return run
+
+
+@pytest.fixture
+def peer(diag):
+    """Runs a reference peer (curl, openssl) and records it for failures."""
+
+    def run(cmd, input_bytes=None, timeout=30):
+        p = subprocess.run(cmd, capture_output=True, input=input_bytes, timeout=timeout)
+        diag.add(f"peer: {shlex.join(cmd)}\n  exit: {p.returncode}\n"
+                 f"  stdout:\n{p.stdout[:2000].decode(errors='replace')}\n"
+                 f"  stderr:\n{p.stderr[:2000].decode(errors='replace')}")
+        return p
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """One test PKI for the session, made by `mtls-harness pki init`."""
+    out = tmp_path_factory.mktemp("pki") / "pki"
+    p = subprocess.run([BIN, "pki", "init", "--out", str(out)], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    return out
+
+
+@pytest.fixture(scope="session")
+def manifest(pki):
+    return json.loads((pki / "manifest.json").read_text())
+
+
+@pytest.fixture
+def start_beacon(tmp_path, pki, diag):
+    """Factory: start_beacon(client_auth) -> Beacon; every beacon is stopped after the test."""
+    started = []
+
+    def start(client_auth="require", name="beacon-a"):
+        b = Beacon(tmp_path / f"{name}-{client_auth}-{len(started)}", pki, client_auth, name)
+        started.append(b)
+        diag.add(b.diagnostics)
+        return b
+
+    yield start
+    # A beacon must exit 0 on SIGTERM: a crash or a sanitizer report (ASan build) fails the test.
+    bad = [b for b in started if b.stop() != 0]
+    assert not bad, "beacon did not exit cleanly:\n" + "\n".join(b.diagnostics() for b in bad)
