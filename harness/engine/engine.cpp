@@ -150,6 +150,9 @@ RunResult run(const RunOptions& o) {
         {{"id", sc.id}, {"file", sc.file.string()}, {"sha256", sha256_file_hex(sc.file)}});
     for (const auto& c : sc.credentials) {
       const auto& cred = manifest.credential(c);
+      if (cred.p12)
+        throw InputError(sc.file.string() + ": credential '" + c +
+                         "' is a PKCS#12 file, which the simulated agent cannot present yet");
       if (!cred.expected.contains(sc.policy_key()))
         throw InputError(sc.file.string() + ": credential '" + c +
                          "' has no expectation for policy '" + sc.policy_key() +

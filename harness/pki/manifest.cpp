@@ -84,7 +84,9 @@ Manifest load_manifest(const fs::path& dir) {
   m.dir = fs::absolute(dir);
   m.key_type = r.str(j, "key_type", "key_type");
   const json& trust = r.member(j, "trust", "trust");
-  m.client_ca = r.file(trust, "client_ca_bundle", "trust.client_ca_bundle");
+  m.client_ca = r.file(trust, "client_ca_roots", "trust.client_ca_roots");
+  m.client_ca_bundle = r.file(trust, "client_ca_bundle", "trust.client_ca_bundle");
+  m.client_crls = r.file(trust, "client_crls", "trust.client_crls");
   m.server_ca = r.file(trust, "server_ca_bundle", "trust.server_ca_bundle");
 
   const json& beacons = r.member(j, "beacons", "beacons");
@@ -107,6 +109,13 @@ Manifest load_manifest(const fs::path& dir) {
     cred.name = name;
     if (!r.member(c, "cert", f + ".cert").is_null()) cred.cert = r.file(c, "cert", f + ".cert");
     if (!r.member(c, "key", f + ".key").is_null()) cred.key = r.file(c, "key", f + ".key");
+    if (cred.cert.has_value() != cred.key.has_value())
+      r.fail(f, "a certificate needs its key and a key its certificate");
+    if (c.contains("p12") && !c["p12"].is_null()) cred.p12 = r.file(c, "p12", f + ".p12");
+    if (c.contains("password_file") && !c["password_file"].is_null())
+      cred.p12_password_file = r.file(c, "password_file", f + ".password_file");
+    if (c.contains("defect") && !c["defect"].is_null())
+      cred.defect = r.str(c, "defect", f + ".defect");
     if (c.contains("description") && c["description"].is_string())
       cred.description = c["description"].get<std::string>();
     const json& exp = r.member(c, "expected", f + ".expected");

@@ -23,11 +23,14 @@ struct BeaconIdentity {
   std::vector<std::string> names;
 };
 
-// A client credential variant; `none` has no files.
+// A client credential variant; `none` has no files, `valid-p12` has a PKCS#12 file instead.
 struct Credential {
   std::string name;
-  std::optional<std::filesystem::path> cert;
-  std::optional<std::filesystem::path> key;
+  std::optional<std::filesystem::path> cert;  // PEM, leaf first, then the chain it ships with
+  std::optional<std::filesystem::path> key;   // PKCS#8 PEM
+  std::optional<std::filesystem::path> p12;
+  std::optional<std::filesystem::path> p12_password_file;
+  std::optional<std::string> defect;  // the lint property it breaks; nullopt for valid ones
   std::string description;
   // Expected result against a beacon policy ("require", "require_crl").
   std::map<std::string, Expectation> expected;
@@ -36,8 +39,10 @@ struct Credential {
 struct Manifest {
   std::filesystem::path dir;
   std::string key_type;
-  std::filesystem::path client_ca;  // bundle beacons trust for client authentication
-  std::filesystem::path server_ca;  // bundle agents trust for beacons
+  std::filesystem::path client_ca;         // roots beacons trust for client authentication
+  std::filesystem::path client_ca_bundle;  // root + issuing intermediate
+  std::filesystem::path client_crls;       // CRLs of the client hierarchy (PEM)
+  std::filesystem::path server_ca;         // bundle agents trust for beacons
   std::map<std::string, BeaconIdentity> beacons;
   std::map<std::string, Credential> credentials;
 

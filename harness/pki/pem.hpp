@@ -3,6 +3,7 @@
 #pragma once
 
 #include <botan/pk_keys.h>
+#include <botan/x509_crl.h>
 #include <botan/x509cert.h>
 
 #include <filesystem>
@@ -13,6 +14,9 @@ namespace mtls::pki {
 
 // Every certificate in a PEM file, in order. Throws InputError if there is none or one is bad.
 std::vector<Botan::X509_Certificate> load_certificates(const std::filesystem::path& path);
+
+// Every CRL in a file: PEM blocks, or a single DER CRL. Throws InputError naming the file.
+std::vector<Botan::X509_CRL> load_crls(const std::filesystem::path& path);
 
 // An unencrypted PKCS#8 private key (PEM or DER). Throws InputError naming the file only.
 std::unique_ptr<Botan::Private_Key> load_private_key(const std::filesystem::path& path);

@@ -1,8 +1,14 @@
 // pki.cpp: see pki.hpp. Certificates are issued the way an enterprise PKI does it: keys and
-// extensions travel in a PKCS#10 request, the CA signs it with explicit validity dates.
+// extensions travel in a PKCS#10 request, the CA signs it with explicit validity dates. Every
+// random byte (keys, serials, signature nonces, PKCS#12 salts, the password) comes from one RNG,
+// seeded from --seed when given, so a seeded run is reproducible byte for byte.
 #include "pki/pki.hpp"
 
+#include <botan/ber_dec.h>
+#include <botan/chacha_rng.h>
+#include <botan/der_enc.h>
 #include <botan/ecdsa.h>
+#include <botan/hash.h>
 #include <botan/hex.h>
 #include <botan/pkcs8.h>
 #include <botan/rsa.h>
@@ -10,7 +16,6 @@
 #include <botan/x509_ca.h>
 #include <botan/x509self.h>
 
-#include <chrono>
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +23,7 @@
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "pki/manifest.hpp"
+#include "pki/p12.hpp"
 #include "pki/pem.hpp"
 
 namespace mtls::pki {
@@ -35,12 +41,13 @@ std::string_view to_string(KeyType k) {
   return k == KeyType::kEcdsaP256 ? "ecdsa-p256" : "rsa-2048";
 }
 
-namespace {
+std::string ed25519_refusal() {
+  return "--key-type ed25519: Botan 2's TLS stack (the simulated beacon) has no TLS 1.2 "
+         "ciphersuite for Ed25519 certificates (it answers handshake_failure: \"Can't agree on a "
+         "ciphersuite\"); use ecdsa-p256 or rsa-2048";
+}
 
-constexpr const char* kHash = "SHA-256";
-constexpr auto kDay = std::chrono::hours(24);
-
-std::string iso8601(Clock::time_point tp) {
+std::string format_utc(Clock::time_point tp) {
   std::time_t t = Clock::to_time_t(tp);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
@@ -49,10 +56,19 @@ std::string iso8601(Clock::time_point tp) {
   return buf;
 }
 
-std::unique_ptr<Botan::Private_Key> make_key(KeyType type, Botan::RandomNumberGenerator& rng) {
-  if (type == KeyType::kRsa2048) return std::make_unique<Botan::RSA_PrivateKey>(rng, 2048);
-  return std::make_unique<Botan::ECDSA_PrivateKey>(rng, Botan::EC_Group("secp256r1"));
+Clock::time_point parse_utc(const std::string& text, const std::string& flag) {
+  std::tm tm{};
+  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0')
+    throw InputError(flag + " " + text + ": expected a UTC time like 2026-01-31T12:00:00Z");
+  return Clock::from_time_t(::timegm(&tm));
 }
+
+namespace {
+
+constexpr const char* kHash = "SHA-256";
+constexpr auto kDay = std::chrono::hours(24);
+constexpr auto kCrlLifetime = std::chrono::seconds(30 * 24 * 3600);
 
 // An issued certificate together with its key.
 struct Issued {
@@ -60,35 +76,83 @@ struct Issued {
   std::unique_ptr<Botan::Private_Key> key;
 };
 
-Botan::X509_Cert_Options base_options(const std::string& cn) {
+std::unique_ptr<Botan::RandomNumberGenerator> make_rng(const std::optional<std::uint64_t>& seed) {
+  if (!seed) return std::make_unique<Botan::System_RNG>();
+  auto h = Botan::HashFunction::create_or_throw("SHA-256");
+  h->update("mtls-harness pki seed " + std::to_string(*seed));
+  return std::make_unique<Botan::ChaCha_RNG>(h->final());
+}
+
+Botan::X509_Cert_Options options(const std::string& cn, Clock::time_point not_before,
+                                 Clock::time_point not_after) {
   Botan::X509_Cert_Options opts;
   opts.common_name = cn;
   opts.organization = "mtls-harness test PKI";
   opts.country = "US";
+  opts.start = Botan::X509_Time(not_before);
+  opts.end = Botan::X509_Time(not_after);
   return opts;
 }
 
-Issued make_root_ca(const std::string& cn, KeyType type, Clock::time_point now,
-                    Botan::RandomNumberGenerator& rng) {
-  auto key = make_key(type, rng);
-  auto opts = base_options(cn);
-  opts.CA_key(1);  // basicConstraints CA:TRUE; keyCertSign + cRLSign
-  opts.start = Botan::X509_Time(now - kDay);
-  opts.end = Botan::X509_Time(now + 3650 * kDay);
-  auto cert = Botan::X509::create_self_signed_cert(opts, *key, kHash, rng);
-  return {std::move(cert), std::move(key)};
+// Issues certificates with one key type and one RNG.
+class Issuer {
+ public:
+  Issuer(KeyType type, Botan::RandomNumberGenerator& rng) : type_(type), rng_(rng) {}
+
+  std::unique_ptr<Botan::Private_Key> key() const { return key_of(type_); }
+  std::unique_ptr<Botan::Private_Key> key_of(KeyType t) const {
+    if (t == KeyType::kRsa2048) return std::make_unique<Botan::RSA_PrivateKey>(rng_, 2048);
+    return std::make_unique<Botan::ECDSA_PrivateKey>(rng_, Botan::EC_Group("secp256r1"));
+  }
+  std::unique_ptr<Botan::Private_Key> rsa1024() const {
+    return std::make_unique<Botan::RSA_PrivateKey>(rng_, 1024);
+  }
+
+  Issued self_signed(Botan::X509_Cert_Options opts, std::unique_ptr<Botan::Private_Key> key) const {
+    auto cert = Botan::X509::create_self_signed_cert(opts, *key, kHash, rng_);
+    return {std::move(cert), std::move(key)};
+  }
+
+  Issued root(const std::string& cn, Clock::time_point now) const {
+    auto opts = options(cn, now - 365 * kDay, now + 3650 * kDay);
+    opts.CA_key(1);  // basicConstraints CA:TRUE, pathlen 1; keyCertSign + cRLSign
+    return self_signed(opts, key());
+  }
+
+  Issued sign(const Issued& ca, Botan::X509_Cert_Options opts,
+              std::unique_ptr<Botan::Private_Key> key) const {
+    auto req = Botan::X509::create_cert_req(opts, *key, kHash, rng_);
+    Botan::X509_CA signer(ca.cert, *ca.key, kHash, rng_);
+    auto cert = signer.sign_request(req, rng_, opts.start, opts.end);
+    return {std::move(cert), std::move(key)};
+  }
+
+  Issued intermediate(const Issued& root, const std::string& cn, Clock::time_point now) const {
+    auto opts = options(cn, now - 365 * kDay, now + 1825 * kDay);
+    opts.CA_key(0);
+    return sign(root, opts, key());
+  }
+
+  Botan::RandomNumberGenerator& rng() const { return rng_; }
+
+ private:
+  KeyType type_;
+  Botan::RandomNumberGenerator& rng_;
+};
+
+Botan::X509_Cert_Options client_options(const std::string& cn, Clock::time_point nb,
+                                        Clock::time_point na, const char* eku = "PKIX.ClientAuth") {
+  auto opts = options(cn, nb, na);
+  opts.constraints = Botan::Key_Constraints::DIGITAL_SIGNATURE;
+  opts.add_ex_constraint(eku);
+  return opts;
 }
 
-Issued issue_leaf(const Issued& ca, Botan::X509_Cert_Options opts, KeyType type,
-                  Clock::time_point not_before, Clock::time_point not_after,
-                  Botan::RandomNumberGenerator& rng) {
-  auto key = make_key(type, rng);
-  opts.constraints = Botan::Key_Constraints::DIGITAL_SIGNATURE;
-  auto req = Botan::X509::create_cert_req(opts, *key, kHash, rng);
-  Botan::X509_CA signer(ca.cert, *ca.key, kHash, rng);
-  auto cert =
-      signer.sign_request(req, rng, Botan::X509_Time(not_before), Botan::X509_Time(not_after));
-  return {std::move(cert), std::move(key)};
+std::string password_from(Botan::RandomNumberGenerator& rng) {
+  static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  std::string pw;
+  for (int i = 0; i < 24; ++i) pw += kAlphabet[rng.next_byte() % (sizeof kAlphabet - 1)];
+  return pw;
 }
 
 // Writes files and collects the manifest's "files" entries.
@@ -96,30 +160,90 @@ class Writer {
  public:
   explicit Writer(fs::path root) : root_(std::move(root)) {}
 
-  std::string cert(const std::string& rel, const Botan::X509_Certificate& c,
-                   const std::string& role) {
-    write(rel, c.PEM_encode(), 0644);
-    files_.push_back({
-        {"path", rel},
-        {"role", role},
-        {"kind", "certificate"},
-        {"subject", c.subject_dn().to_string()},
-        {"issuer", c.issuer_dn().to_string()},
-        {"serial", Botan::hex_encode(c.serial_number(), false)},
-        {"not_before", iso8601(c.not_before().to_std_timepoint())},
-        {"not_after", iso8601(c.not_after().to_std_timepoint())},
-        {"sha256", fingerprint_sha256(c)},
-    });
+  std::string certs(const std::string& rel, const std::vector<Botan::X509_Certificate>& chain,
+                    const std::string& role) {
+    std::string pem;
+    for (const auto& c : chain) pem += c.PEM_encode();
+    write(rel, pem, 0644);
+    const auto& c = chain.front();
+    files_.push_back({{"path", rel},
+                      {"role", role},
+                      {"kind", "certificate"},
+                      {"format", "pem"},
+                      {"chain_length", chain.size()},
+                      {"subject", c.subject_dn().to_string()},
+                      {"issuer", c.issuer_dn().to_string()},
+                      {"serial", Botan::hex_encode(c.serial_number(), false)},
+                      {"not_before", format_utc(c.not_before().to_std_timepoint())},
+                      {"not_after", format_utc(c.not_after().to_std_timepoint())},
+                      {"sha256", fingerprint_sha256(c)}});
     return rel;
   }
 
-  std::string key(const std::string& rel, const Botan::Private_Key& k, const std::string& role) {
-    write(rel, Botan::PKCS8::PEM_encode(k), 0600);
+  std::string cert_der(const std::string& rel, const Botan::X509_Certificate& c,
+                       const std::string& role) {
+    const auto der = c.BER_encode();
+    write(rel, std::string(der.begin(), der.end()), 0644);
+    files_.push_back({{"path", rel},
+                      {"role", role},
+                      {"kind", "certificate"},
+                      {"format", "der"},
+                      {"subject", c.subject_dn().to_string()},
+                      {"sha256", fingerprint_sha256(c)}});
+    return rel;
+  }
+
+  std::string key(const std::string& rel, const Botan::Private_Key& k, const std::string& role,
+                  bool der = false) {
+    if (der) {
+      const auto bytes = Botan::PKCS8::BER_encode(k);
+      write(rel, std::string(bytes.begin(), bytes.end()), 0600);
+    } else {
+      write(rel, Botan::PKCS8::PEM_encode(k), 0600);
+    }
     files_.push_back({{"path", rel},
                       {"role", role},
                       {"kind", "private_key"},
+                      {"format", der ? "der" : "pem"},
                       {"algorithm", k.algo_name()},
                       {"bits", k.key_length()}});
+    return rel;
+  }
+
+  std::string crls(const std::string& rel, const std::vector<Botan::X509_CRL>& list,
+                   const std::string& role) {
+    std::string pem;
+    json described = json::array();
+    for (const auto& crl : list) {
+      pem += crl.PEM_encode();
+      json revoked = json::array();
+      for (const auto& e : crl.get_revoked())
+        revoked.push_back(Botan::hex_encode(e.serial_number(), false));
+      described.push_back({{"issuer", crl.issuer_dn().to_string()},
+                           {"this_update", format_utc(crl.this_update().to_std_timepoint())},
+                           {"next_update", format_utc(crl.next_update().to_std_timepoint())},
+                           {"revoked_serials", revoked}});
+    }
+    write(rel, pem, 0644);
+    files_.push_back(
+        {{"path", rel}, {"role", role}, {"kind", "crl"}, {"format", "pem"}, {"crls", described}});
+    return rel;
+  }
+
+  std::string blob(const std::string& rel, const std::vector<uint8_t>& data,
+                   const std::string& role, const std::string& kind, unsigned mode) {
+    write(rel, std::string(data.begin(), data.end()), mode);
+    files_.push_back({{"path", rel},
+                      {"role", role},
+                      {"kind", kind},
+                      {"sha256", sha256_hex(std::string_view(
+                                     reinterpret_cast<const char*>(data.data()), data.size()))}});
+    return rel;
+  }
+
+  std::string secret(const std::string& rel, const std::string& text, const std::string& role) {
+    write(rel, text + "\n", 0600);
+    files_.push_back({{"path", rel}, {"role", role}, {"kind", "secret"}});
     return rel;
   }
 
@@ -149,65 +273,204 @@ void check_out_dir(const InitOptions& o) {
   if (ec) throw InputError("--out " + o.out.string() + ": cannot create (" + ec.message() + ")");
 }
 
-json expect_both(Expectation e) {
-  return {{"require", to_string(e)}, {"require_crl", to_string(e)}};
+// What a beacon that requires a valid client certificate must do with a credential whose only
+// defect is `defect` (null: none), without ("require") and with ("require_crl") revocation checks.
+json expectations(const json& defect) {
+  auto name = [](Expectation e) { return std::string(to_string(e)); };
+  if (defect.is_null())
+    return {{"require", name(Expectation::kAccepted)},
+            {"require_crl", name(Expectation::kAccepted)}};
+  if (defect == "revocation")
+    return {{"require", name(Expectation::kAccepted)},
+            {"require_crl", name(Expectation::kRejected)}};
+  return {{"require", name(Expectation::kRejected)}, {"require_crl", name(Expectation::kRejected)}};
+}
+
+// A CRL entry revoked at `when`. Botan's CRL_Entry(cert, reason) stamps the wall clock, which
+// would make --now runs differ; so the entry is re-encoded with the given time and decoded back.
+Botan::CRL_Entry revocation_entry(const Botan::X509_Certificate& cert, Botan::CRL_Code reason,
+                                  Clock::time_point when) {
+  const Botan::CRL_Entry stamped(cert, reason);
+  std::vector<uint8_t> der;
+  Botan::DER_Encoder(der)
+      .start_cons(Botan::SEQUENCE)
+      .encode(Botan::BigInt::decode(stamped.serial_number()))
+      .encode(Botan::X509_Time(when))
+      .start_cons(Botan::SEQUENCE)
+      .encode(stamped.extensions())
+      .end_cons()
+      .end_cons();
+  Botan::CRL_Entry entry;
+  Botan::BER_Decoder(der).decode(entry).verify_end();
+  return entry;
 }
 
 }  // namespace
 
 void init(const InitOptions& o) {
   check_out_dir(o);
-  Botan::System_RNG rng;
-  const auto now = Clock::now();
+  auto rng_holder = make_rng(o.seed);
+  Botan::RandomNumberGenerator& rng = *rng_holder;
+  const Clock::time_point now = o.now.value_or(Clock::now());
+  const Issuer is(o.key_type, rng);
   Writer w(o.out);
 
-  Issued client_ca = make_root_ca("mtls-harness Client CA", o.key_type, now, rng);
-  Issued server_ca = make_root_ca("mtls-harness Server CA", o.key_type, now, rng);
-  w.cert("ca/client-ca.pem", client_ca.cert, "client-ca");
-  w.key("ca/client-ca.key", *client_ca.key, "client-ca-key");
-  w.cert("ca/server-ca.pem", server_ca.cert, "server-ca");
+  // --- the hierarchies -----------------------------------------------------------------------
+  const Issued client_root = is.root("mtls-harness Client Root CA", now);
+  const Issued client_issuing = is.intermediate(client_root, "mtls-harness Client Issuing CA", now);
+  const Issued server_ca = is.root("mtls-harness Server CA", now);
+  const Issued other_ca = is.root("Unrelated Other CA", now);
+  w.certs("ca/client-root.pem", {client_root.cert}, "client-root-ca");
+  w.key("ca/client-root.key", *client_root.key, "client-root-ca-key");
+  w.certs("ca/client-issuing.pem", {client_issuing.cert}, "client-issuing-ca");
+  w.key("ca/client-issuing.key", *client_issuing.key, "client-issuing-ca-key");
+  w.certs("ca/client-ca-bundle.pem", {client_issuing.cert, client_root.cert}, "client-ca-bundle");
+  w.certs("ca/server-ca.pem", {server_ca.cert}, "server-ca");
   w.key("ca/server-ca.key", *server_ca.key, "server-ca-key");
+  w.certs("ca/other-ca.pem", {other_ca.cert}, "untrusted-ca");
+  w.key("ca/other-ca.key", *other_ca.key, "untrusted-ca-key");
 
+  // --- beacons: issued by the server CA --------------------------------------------------------
   json beacons = json::object();
   for (const std::string name : {"beacon-a", "beacon-b"}) {
-    auto opts = base_options(name);
+    const std::string domain = name + ".mtls-harness.test";
+    const std::vector<std::string> names = {"localhost", "127.0.0.1", domain, "mtls." + domain,
+                                            "open." + domain};
+    auto opts = options(name, now - kDay, now + 365 * kDay);
     opts.dns = "localhost";
-    opts.more_dns = {name + ".mtls-harness.test"};
+    opts.more_dns = {domain, "mtls." + domain, "open." + domain};
     opts.ip = "127.0.0.1";
+    opts.constraints = Botan::Key_Constraints::DIGITAL_SIGNATURE;
     opts.add_ex_constraint("PKIX.ServerAuth");
-    Issued leaf = issue_leaf(server_ca, opts, o.key_type, now - kDay, now + 365 * kDay, rng);
-    beacons[name] = {
-        {"cert", w.cert("beacons/" + name + ".pem", leaf.cert, "beacon-cert")},
-        {"key", w.key("beacons/" + name + ".key", *leaf.key, "beacon-key")},
-        {"names", {"localhost", "127.0.0.1", name + ".mtls-harness.test"}},
-    };
+    const Issued leaf = is.sign(server_ca, opts, is.key());
+    beacons[name] = {{"cert", w.certs("beacons/" + name + ".pem", {leaf.cert}, "beacon-cert")},
+                     {"key", w.key("beacons/" + name + ".key", *leaf.key, "beacon-key")},
+                     {"names", names}};
   }
 
-  json credentials = json::object();
-  credentials["none"] = {{"cert", nullptr},
-                         {"key", nullptr},
-                         {"description", "no client certificate at all"},
-                         {"expected", expect_both(Expectation::kRejected)}};
-  {
-    auto opts = base_options("device-fleet-client");
-    opts.add_ex_constraint("PKIX.ClientAuth");
-    Issued valid = issue_leaf(client_ca, opts, o.key_type, now - kDay, now + 365 * kDay, rng);
-    credentials["valid"] = {
-        {"cert", w.cert("clients/valid.pem", valid.cert, "client-cert")},
-        {"key", w.key("clients/valid.key", *valid.key, "client-key")},
-        {"description", "the distributed client certificate (clientAuth, issued by the client CA)"},
-        {"expected", expect_both(Expectation::kAccepted)}};
-  }
+  // --- client credentials ----------------------------------------------------------------------
+  json creds = json::object();
+  auto add = [&](const std::string& name, const Issued& leaf,
+                 std::vector<Botan::X509_Certificate> extra, const Botan::Private_Key& key_file,
+                 json defect, const std::string& description) {
+    std::vector<Botan::X509_Certificate> chain = {leaf.cert};
+    chain.insert(chain.end(), extra.begin(), extra.end());
+    creds[name] = {{"cert", w.certs("clients/" + name + ".pem", chain, "client-cert")},
+                   {"key", w.key("clients/" + name + ".key", key_file, "client-key")},
+                   {"defect", defect},
+                   {"description", description},
+                   {"expected", expectations(defect)}};
+  };
+  const auto nb = now - kDay, na = now + 365 * kDay;
+  const std::vector<Botan::X509_Certificate> with_issuing = {client_issuing.cert};
+
+  creds["none"] = {{"cert", nullptr},
+                   {"key", nullptr},
+                   {"defect", "no-certificate"},
+                   {"description", "no client certificate at all"},
+                   {"expected", expectations("no-certificate")}};
+
+  const Issued valid =
+      is.sign(client_issuing, client_options("device-fleet-client", nb, na), is.key());
+  add("valid", valid, with_issuing, *valid.key, nullptr,
+      "the distributed client certificate: clientAuth, issued by the client issuing CA, with its "
+      "chain");
+  creds["valid"]["der"] = {
+      {"cert", w.cert_der("clients/valid.cert.der", valid.cert, "client-cert-der")},
+      {"key", w.key("clients/valid.key.der", *valid.key, "client-key-der", true)}};
+
+  // valid-p12: the same certificate and key as PKCS#12, as Windows agents install it.
+  const std::string password = o.p12_password.value_or(password_from(rng));
+  const auto p12 = make_pkcs12(*valid.key, {valid.cert, client_issuing.cert}, password,
+                               "mtls-harness device client", rng);
+  json p12_cred = {{"cert", nullptr},
+                   {"key", nullptr},
+                   {"p12", w.blob("clients/valid.p12", p12, "client-p12", "pkcs12", 0600)},
+                   {"defect", nullptr},
+                   {"description", "the valid certificate, key and chain exported as PKCS#12"},
+                   {"expected", expectations(nullptr)}};
+  if (o.p12_password)
+    p12_cred["password_file"] = nullptr;  // the caller knows where its password is
+  else
+    p12_cred["password_file"] =
+        w.secret("clients/valid.p12.password", password, "client-p12-password");
+  creds["valid-p12"] = p12_cred;
+
+  const Issued expired =
+      is.sign(client_issuing, client_options("device-expired", now - 400 * kDay, now - 35 * kDay),
+              is.key());
+  add("expired", expired, with_issuing, *expired.key, "validity", "expired 35 days ago");
+
+  const Issued future =
+      is.sign(client_issuing,
+              client_options("device-not-yet-valid", now + 30 * kDay, now + 400 * kDay), is.key());
+  add("not-yet-valid", future, with_issuing, *future.key, "validity",
+      "valid only from 30 days from now");
+
+  const Issued untrusted =
+      is.sign(other_ca, client_options("device-untrusted-ca", nb, na), is.key());
+  add("untrusted-ca", untrusted, {}, *untrusted.key, "chain",
+      "clientAuth, issued by a CA no beacon trusts");
+
+  const Issued self = is.self_signed(client_options("device-self-signed", nb, na), is.key());
+  add("self-signed", self, {}, *self.key, "chain", "a self-signed clientAuth certificate");
+
+  const Issued wrong_eku = is.sign(
+      client_issuing, client_options("device-wrong-eku", nb, na, "PKIX.ServerAuth"), is.key());
+  add("wrong-eku", wrong_eku, with_issuing, *wrong_eku.key, "eku",
+      "EKU serverAuth only, no clientAuth");
+
+  const Issued revoked =
+      is.sign(client_issuing, client_options("device-revoked", nb, na), is.key());
+  add("revoked", revoked, with_issuing, *revoked.key, "revocation",
+      "valid chain, but listed in the issuing CA's CRL");
+
+  const Issued wrong_key =
+      is.sign(client_issuing, client_options("device-wrong-key", nb, na), is.key());
+  const auto other_key = is.key();
+  add("wrong-key", wrong_key, with_issuing, *other_key, "key-match",
+      "a valid certificate shipped with another device's private key");
+
+  const Issued orphan =
+      is.sign(client_issuing, client_options("device-missing-intermediate", nb, na), is.key());
+  add("missing-intermediate", orphan, {}, *orphan.key, "intermediate",
+      "issued by the issuing CA but shipped without it");
+
+  const Issued weak =
+      is.sign(client_issuing, client_options("device-weak-key", nb, na), is.rsa1024());
+  add("weak-key", weak, with_issuing, *weak.key, "key-strength", "an RSA-1024 key");
+
+  const Issued server_issued =
+      is.sign(server_ca, client_options("device-server-ca-issued", nb, na), is.key());
+  add("server-ca-issued", server_issued, {}, *server_issued.key, "chain",
+      "clientAuth, issued by the server CA: trusted on the machine, but not for client "
+      "authentication");
+
+  // --- CRLs: the issuing CA's lists `revoked`; the root's (empty) covers the intermediate
+  // ----------
+  Botan::X509_CA issuing_signer(client_issuing.cert, *client_issuing.key, kHash, rng);
+  Botan::X509_CRL issuing_crl = issuing_signer.update_crl(
+      issuing_signer.new_crl(rng, now, kCrlLifetime),
+      {revocation_entry(revoked.cert, Botan::CRL_Code::KEY_COMPROMISE, now)}, rng, now,
+      kCrlLifetime);
+  Botan::X509_CA root_signer(client_root.cert, *client_root.key, kHash, rng);
+  Botan::X509_CRL root_crl = root_signer.new_crl(rng, now, kCrlLifetime);
+  w.crls("ca/client-crls.pem", {issuing_crl, root_crl}, "client-crls");
 
   json manifest = {
       {"format", kManifestFormat},
       {"generator", "mtls-harness " + harness_version()},
-      {"created", iso8601(now)},
+      {"created", format_utc(now)},
       {"key_type", to_string(o.key_type)},
+      {"seed", o.seed ? json(*o.seed) : json(nullptr)},
       {"trust",
-       {{"client_ca_bundle", "ca/client-ca.pem"}, {"server_ca_bundle", "ca/server-ca.pem"}}},
+       {{"client_ca_roots", "ca/client-root.pem"},
+        {"client_ca_bundle", "ca/client-ca-bundle.pem"},
+        {"client_crls", "ca/client-crls.pem"},
+        {"server_ca_bundle", "ca/server-ca.pem"},
+        {"untrusted_ca", "ca/other-ca.pem"}}},
       {"beacons", beacons},
-      {"credentials", credentials},
+      {"credentials", creds},
       {"files", w.files()},
   };
   write_file_atomic(o.out / kManifestName, manifest.dump(2) + "\n");

@@ -82,6 +82,9 @@ def openssl_accepted(peer, beacon, pki, manifest, credential):
     cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{beacon.port}", "-servername", "localhost",
            "-CAfile", str(pki / manifest["trust"]["server_ca_bundle"]), "-verify_return_error",
            "-quiet", *credential_args(manifest, pki, credential)]
+    if manifest["credentials"][credential]["cert"]:
+        # s_client sends only the first certificate of -cert; the chain file sends the intermediate.
+        cmd += ["-cert_chain", str(pki / manifest["credentials"][credential]["cert"])]
     request = f"GET {OP_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
     p = peer(cmd, input_bytes=request)
     return p.returncode == 0 and p.stdout.startswith(b"HTTP/1.1 200")

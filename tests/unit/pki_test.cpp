@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include "core/files.hpp"
+#include "pki/lint.hpp"
 #include "pki/manifest.hpp"
+#include "pki/p12.hpp"
 #include "pki/pem.hpp"
 #include "pki/pki.hpp"
 #include "test_util.hpp"
@@ -25,7 +29,7 @@ Botan::Path_Validation_Result validate(const std::filesystem::path& leaf,
 class PkiTest : public ::testing::TestWithParam<KeyType> {
  protected:
   void SetUp() override {
-    init({.out = dir.path() / "pki", .key_type = GetParam(), .force = false});
+    init({.out = dir.path() / "pki", .key_type = GetParam()});
     m = load_manifest(dir.path() / "pki");
   }
   test::TempDir dir;
@@ -84,11 +88,133 @@ TEST_P(PkiTest, ManifestStatesExpectationsForNoneAndValid) {
   EXPECT_THROW(m.credential("nonexistent"), InputError);
 }
 
+// What each variant was built to break, from the definitions (not from the manifest).
+const std::map<std::string, std::string> kBreaks = {
+    {"expired", "validity"},      {"not-yet-valid", "validity"},
+    {"untrusted-ca", "chain"},    {"self-signed", "chain"},
+    {"wrong-eku", "eku"},         {"revoked", "revocation"},
+    {"wrong-key", "key-match"},   {"missing-intermediate", "intermediate"},
+    {"weak-key", "key-strength"}, {"server-ca-issued", "chain"}};
+
+TEST_P(PkiTest, EveryVariantFailsExactlyThePropertyItBreaks) {
+  for (const auto& [name, property] : kBreaks) {
+    const auto& c = m.credential(name);
+    ASSERT_TRUE(c.cert && c.key) << name;
+    auto findings =
+        lint({.ca = m.client_ca_bundle, .cert = c.cert, .key = c.key, .crl = m.client_crls});
+    std::vector<std::string> failed;
+    for (const auto& f : findings)
+      if (f.status == LintStatus::kFail) failed.push_back(f.property);
+    EXPECT_EQ(failed, std::vector<std::string>{property}) << name;
+    EXPECT_EQ(lint_exit_code(findings), 1) << name;
+    EXPECT_EQ(c.defect, property) << name << ": the manifest names another defect";
+  }
+}
+
+TEST_P(PkiTest, ValidAndValidP12PassEveryProperty) {
+  const auto& v = m.credential("valid");
+  auto findings =
+      lint({.ca = m.client_ca_bundle, .cert = v.cert, .key = v.key, .crl = m.client_crls});
+  const auto& p = m.credential("valid-p12");
+  ASSERT_TRUE(p.p12 && p.p12_password_file);
+  std::string pw = read_file(*p.p12_password_file);
+  pw = pw.substr(0, pw.find('\n'));
+  auto p12_findings =
+      lint({.ca = m.client_ca_bundle, .p12 = p.p12, .password = pw, .crl = m.client_crls});
+  for (const auto* set : {&findings, &p12_findings})
+    for (const auto& f : *set)
+      EXPECT_EQ(f.status, LintStatus::kPass) << f.property << ": " << f.detail;
+  EXPECT_EQ(findings.size() + 1, p12_findings.size());  // + p12-open
+  EXPECT_EQ(p12_findings.back().property, "p12-open");
+}
+
+TEST_P(PkiTest, Pkcs12HoldsTheValidKeyAndChain) {
+  const auto& p = m.credential("valid-p12");
+  std::string pw = read_file(*p.p12_password_file);
+  pw = pw.substr(0, pw.find('\n'));
+  auto contents = open_pkcs12(*p.p12, pw);
+  const auto valid_chain = load_certificates(*m.credential("valid").cert);
+  ASSERT_EQ(contents.chain.size(), valid_chain.size());
+  EXPECT_EQ(contents.chain.front(), valid_chain.front());
+  EXPECT_EQ(contents.key->private_key_bits(),
+            load_private_key(*m.credential("valid").key)->private_key_bits());
+  try {
+    open_pkcs12(*p.p12, "not-" + pw);
+    FAIL() << "opened with a wrong password";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).find(pw), std::string::npos) << "the password leaked";
+  }
+}
+
+TEST_P(PkiTest, CrlListsExactlyTheRevokedCertificateAndIsFresh) {
+  const auto crls = load_crls(m.client_crls);
+  const auto revoked = load_certificates(*m.credential("revoked").cert).front();
+  const auto valid = load_certificates(*m.credential("valid").cert).front();
+  int listing = 0;
+  for (const auto& crl : crls) {
+    EXPECT_GT(crl.next_update().to_std_timepoint(), std::chrono::system_clock::now());
+    if (crl.is_revoked(revoked)) ++listing;
+    EXPECT_FALSE(crl.is_revoked(valid));
+  }
+  EXPECT_EQ(listing, 1);
+  EXPECT_EQ(crls.size(), 2u);  // the issuing CA's and the root's (covering the intermediate)
+}
+
+TEST_P(PkiTest, ManifestFingerprintsMatchTheFiles) {
+  auto j = nlohmann::json::parse(read_file(dir.path() / "pki" / kManifestName));
+  int certs = 0;
+  for (const auto& f : j["files"]) {
+    const auto path = dir.path() / "pki" / f["path"].get<std::string>();
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    if (f["kind"] == "certificate" && f["format"] == "pem") {
+      EXPECT_EQ(f["sha256"], fingerprint_sha256(load_certificates(path).front())) << path;
+      ++certs;
+    }
+  }
+  EXPECT_GE(certs, 15);
+}
+
 INSTANTIATE_TEST_SUITE_P(KeyTypes, PkiTest,
                          ::testing::Values(KeyType::kEcdsaP256, KeyType::kRsa2048),
                          [](const auto& info) {
                            return info.param == KeyType::kRsa2048 ? "rsa2048" : "p256";
                          });
+
+TEST(PkiInit, SameSeedAndNowGiveByteIdenticalOutput) {
+  test::TempDir dir;
+  const auto now = parse_utc("2026-01-01T00:00:00Z", "--now");
+  for (const char* sub : {"a", "b"})
+    init({.out = dir.path() / sub, .key_type = KeyType::kEcdsaP256, .seed = 42, .now = now});
+  init({.out = dir.path() / "c", .key_type = KeyType::kEcdsaP256, .seed = 43, .now = now});
+  int compared = 0, differing_from_c = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() / "a")) {
+    if (!e.is_regular_file()) continue;
+    const auto rel = std::filesystem::relative(e.path(), dir.path() / "a");
+    EXPECT_EQ(read_file(e.path()), read_file(dir.path() / "b" / rel)) << rel;
+    if (read_file(e.path()) != read_file(dir.path() / "c" / rel)) ++differing_from_c;
+    ++compared;
+  }
+  EXPECT_GE(compared, 35);
+  EXPECT_GT(differing_from_c, compared / 2) << "another seed must give other keys";
+}
+
+TEST(PkiInit, GivenP12PasswordIsUsedAndNotWritten) {
+  test::TempDir dir;
+  init({.out = dir.path(), .key_type = KeyType::kEcdsaP256, .p12_password = "correct horse"});
+  const Manifest m = load_manifest(dir.path());
+  EXPECT_FALSE(m.credential("valid-p12").p12_password_file.has_value());
+  EXPECT_NO_THROW(open_pkcs12(*m.credential("valid-p12").p12, "correct horse"));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path()))
+    if (e.is_regular_file()) {
+      EXPECT_EQ(read_file(e.path()).find("correct horse"), std::string::npos) << e.path();
+    }
+}
+
+TEST(PkiInit, TimesParseStrictly) {
+  EXPECT_EQ(format_utc(parse_utc("2026-01-31T12:00:00Z", "--now")), "2026-01-31T12:00:00Z");
+  for (const char* bad : {"2026-01-31", "yesterday", "2026-01-31T12:00:00", "2026-13-01T00:00:00Z"})
+    EXPECT_THROW(parse_utc(bad, "--now"), InputError) << bad;
+}
 
 TEST(PkiInit, RefusesANonEmptyFolderWithoutForce) {
   test::TempDir dir;
@@ -130,6 +256,59 @@ TEST(Pem, GarbageIsAnInputErrorThatDoesNotEchoTheKey) {
   }
   write_file_atomic(dir.path() / "c.pem", "hello");
   EXPECT_THROW(load_certificates(dir.path() / "c.pem"), InputError);
+}
+
+TEST(Pem, DerGivenAsPemIsNamedAsSuch) {
+  test::TempDir dir;
+  init({.out = dir.path() / "pki", .key_type = KeyType::kEcdsaP256});
+  try {
+    load_certificates(dir.path() / "pki/clients/valid.cert.der");
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("DER"), std::string::npos) << e.what();
+  }
+  // The DER key export is a real PKCS#8 key: it loads and matches the PEM one.
+  EXPECT_EQ(load_private_key(dir.path() / "pki/clients/valid.key.der")->private_key_bits(),
+            load_private_key(dir.path() / "pki/clients/valid.key")->private_key_bits());
+}
+
+TEST(Lint, UnusableInputIsAnInputError) {
+  test::TempDir dir;
+  init({.out = dir.path() / "pki", .key_type = KeyType::kEcdsaP256});
+  const Manifest m = load_manifest(dir.path() / "pki");
+  write_file_atomic(dir.path() / "garbage.pem",
+                    "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
+  EXPECT_THROW(lint({.ca = m.client_ca_bundle,
+                     .cert = dir.path() / "garbage.pem",
+                     .key = m.credential("valid").key}),
+               InputError);
+  EXPECT_THROW(lint({.ca = dir.path() / "missing.pem",
+                     .cert = m.credential("valid").cert,
+                     .key = m.credential("valid").key}),
+               InputError);
+  EXPECT_THROW(
+      lint({.ca = m.client_ca_bundle, .p12 = m.credential("valid-p12").p12, .password = "wrong"}),
+      InputError);
+  EXPECT_THROW(lint({.ca = m.client_ca_bundle, .p12 = m.credential("valid-p12").p12}),
+               InputError);  // no password
+  EXPECT_THROW(lint({.ca = m.client_ca_bundle, .cert = m.credential("valid").cert}),
+               InputError);  // no key
+}
+
+TEST(Lint, ValidityWarnsInTheLastThirtyDays) {
+  test::TempDir dir;
+  init({.out = dir.path() / "pki", .key_type = KeyType::kEcdsaP256});
+  const Manifest m = load_manifest(dir.path() / "pki");
+  const auto leaf = load_certificates(*m.credential("valid").cert).front();
+  const auto near_end = leaf.not_after().to_std_timepoint() - std::chrono::hours(24 * 10);
+  auto findings = lint({.ca = m.client_ca_bundle,
+                        .cert = m.credential("valid").cert,
+                        .key = m.credential("valid").key,
+                        .now = near_end});
+  for (const auto& f : findings)
+    EXPECT_EQ(f.status, f.property == "validity" ? LintStatus::kWarn : LintStatus::kPass)
+        << f.property;
+  EXPECT_EQ(lint_exit_code(findings), 0);
 }
 
 }  // namespace
