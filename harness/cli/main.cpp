@@ -63,10 +63,13 @@ int cmd_pki_init(const PkiInitArgs& a) {
   o.p12_password =
       read_secret("--p12-password-env", a.password_env, "--p12-password-file", a.password_file);
   mtls::pki::init(o);
-  std::cout << "mtls-harness pki init: wrote a " << a.key_type << " test PKI to " << a.out.string()
-            << " (manifest.json lists every file"
-            << (o.p12_password ? "" : "; the PKCS#12 password is in clients/valid.p12.password")
-            << ")\n";
+  std::cout
+      << "mtls-harness pki init: wrote a " << a.key_type << " test PKI to " << a.out.string()
+      << " (manifest.json lists every file"
+      << (o.p12_password
+              ? ""
+              : "; the generated PKCS#12 password file is credentials.valid-p12.password_file")
+      << ")\n";
   return 0;
 }
 

@@ -48,8 +48,8 @@ def test_beacon_bad_flag_values(harness, pki, args, mention):
     assert_clean_usage_error(harness("beacon", "--pki", pki, *args), mention)
 
 
-def test_agent_unknown_operation(harness, pki):
-    p = harness("agent", "--beacon", "https://127.0.0.1:1", "--ca", pki / "ca" / "server-ca.pem",
+def test_agent_unknown_operation(harness, pki, manifest):
+    p = harness("agent", "--beacon", "https://127.0.0.1:1", "--ca", pki / manifest["trust"]["server_ca_bundle"],
                 "--op", "download-everything")
     assert_clean_usage_error(p, "download-everything", "download-policy")
 
@@ -60,8 +60,8 @@ def test_agent_unreadable_ca_file(harness, tmp_path):
     assert_clean_usage_error(p, "nope.pem")
 
 
-def test_agent_malformed_url(harness, pki):
-    p = harness("agent", "--beacon", "ftp://x", "--ca", pki / "ca" / "server-ca.pem",
+def test_agent_malformed_url(harness, pki, manifest):
+    p = harness("agent", "--beacon", "ftp://x", "--ca", pki / manifest["trust"]["server_ca_bundle"],
                 "--op", "download-policy")
     assert_clean_usage_error(p, "ftp://x")
 

@@ -151,7 +151,7 @@ def test_lint_bad_inputs(harness, pki, manifest, tmp_path):
     one_line_exit_2(harness("pki", "lint", *ca, "--cert", tmp_path / "absent.pem", "--key", pki / valid["key"]),
                     "absent.pem")
     one_line_exit_2(harness("pki", "lint", *ca, "--cert", pki / valid["cert"]), "--key")
-    one_line_exit_2(harness("pki", "lint", *ca, "--p12", pki / "clients" / "valid.p12", "--password-env",
+    one_line_exit_2(harness("pki", "lint", *ca, "--p12", pki / manifest["credentials"]["valid-p12"]["p12"], "--password-env",
                             "NO_SUCH_VAR_FOR_MTLS"), "NO_SUCH_VAR_FOR_MTLS")
     one_line_exit_2(harness("pki", "lint", *ca, "--cert", pki / valid["cert"], "--key", pki / valid["key"],
                             "--now", "tomorrow"), "--now")

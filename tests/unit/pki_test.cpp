@@ -261,15 +261,21 @@ TEST(Pem, GarbageIsAnInputErrorThatDoesNotEchoTheKey) {
 TEST(Pem, DerGivenAsPemIsNamedAsSuch) {
   test::TempDir dir;
   init({.out = dir.path() / "pki", .key_type = KeyType::kEcdsaP256});
+  const auto j = nlohmann::json::parse(read_file(dir.path() / "pki" / kManifestName));
+  const auto& der = j["credentials"]["valid"]["der"];
+  const auto pki = dir.path() / "pki";
   try {
-    load_certificates(dir.path() / "pki/clients/valid.cert.der");
+    load_certificates(pki / der["cert"].get<std::string>());
     FAIL() << "no exception";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("DER"), std::string::npos) << e.what();
   }
-  // The DER key export is a real PKCS#8 key: it loads and matches the PEM one.
-  EXPECT_EQ(load_private_key(dir.path() / "pki/clients/valid.key.der")->private_key_bits(),
-            load_private_key(dir.path() / "pki/clients/valid.key")->private_key_bits());
+  // The DER exports are the valid credential: same certificate, same key.
+  const Manifest m = load_manifest(pki);
+  EXPECT_EQ(Botan::X509_Certificate((pki / der["cert"].get<std::string>()).string()),
+            load_certificates(*m.credential("valid").cert).front());
+  EXPECT_EQ(load_private_key(pki / der["key"].get<std::string>())->private_key_bits(),
+            load_private_key(*m.credential("valid").key)->private_key_bits());
 }
 
 TEST(Lint, UnusableInputIsAnInputError) {
