@@ -1,7 +1,7 @@
 // catalogue.cpp: see catalogue.hpp.
 #include "agent/catalogue.hpp"
 
-#include <yaml-cpp/yaml.h>
+#include "core/yaml_file.hpp"
 
 #include "core/files.hpp"
 #include "core/home.hpp"
@@ -35,13 +35,7 @@ std::string field(const YAML::Node& node, const fs::path& file, const std::strin
 }  // namespace
 
 Catalogue Catalogue::load(const fs::path& file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(read_file(file));
-  } catch (const YAML::Exception& e) {
-    throw InputError(file.string() + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML (" +
-                     e.msg + ")");
-  }
+  const YAML::Node root = load_yaml_file(file);
   const YAML::Node ops = root["operations"];
   if (!ops || !ops.IsMap()) throw InputError(file.string() + ": 'operations' must be a mapping");
   Catalogue c;

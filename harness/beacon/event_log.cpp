@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "core/files.hpp"
+#include "core/timefmt.hpp"
 
 namespace mtls::beacon {
 
@@ -41,15 +42,7 @@ void EventLog::write(nlohmann::json record) {
 }
 
 std::string now_iso8601_ms() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
+  return format_utc_ms(std::chrono::system_clock::now());
 }
 
 }  // namespace mtls::beacon

@@ -59,7 +59,7 @@ int cmd_pki_init(const PkiInitArgs& a) {
   auto kt = mtls::pki::key_type_from_string(a.key_type);
   if (!kt) throw mtls::InputError("--key-type " + a.key_type + ": expected ecdsa-p256 or rsa-2048");
   mtls::pki::InitOptions o{.out = a.out, .key_type = *kt, .force = a.force, .seed = a.seed};
-  if (!a.now.empty()) o.now = mtls::pki::parse_utc(a.now, "--now");
+  if (!a.now.empty()) o.now = mtls::parse_utc(a.now, "--now");
   o.p12_password =
       read_secret("--p12-password-env", a.password_env, "--p12-password-file", a.password_file);
   mtls::pki::init(o);
@@ -83,7 +83,7 @@ struct PkiLintArgs {
 
 int cmd_pki_lint(PkiLintArgs a) {
   a.in.password = read_secret("--password-env", a.password_env, "--password-file", a.password_file);
-  if (!a.now.empty()) a.in.now = mtls::pki::parse_utc(a.now, "--now");
+  if (!a.now.empty()) a.in.now = mtls::parse_utc(a.now, "--now");
   if (a.in.p12 && (a.in.cert || a.in.key))
     throw mtls::InputError("--p12 and --cert/--key are exclusive");
   const auto findings = mtls::pki::lint(a.in);

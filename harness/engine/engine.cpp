@@ -13,6 +13,7 @@
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/process.hpp"
+#include "core/timefmt.hpp"
 #include "engine/scenario.hpp"
 #include "engine/verdict.hpp"
 #include "pki/manifest.hpp"
@@ -25,12 +26,7 @@ using json = nlohmann::json;
 namespace {
 
 std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return format_utc(std::chrono::system_clock::now());
 }
 
 std::string tail_of(const fs::path& file, std::size_t max_bytes = 2000) {

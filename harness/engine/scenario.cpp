@@ -1,7 +1,7 @@
 // scenario.cpp: see scenario.hpp.
 #include "engine/scenario.hpp"
 
-#include <yaml-cpp/yaml.h>
+#include "core/yaml_file.hpp"
 
 #include <algorithm>
 #include <set>
@@ -70,13 +70,7 @@ class Reader {
 
 Scenario load_scenario(const fs::path& file) {
   Reader r(file);
-  YAML::Node root;
-  try {
-    root = YAML::Load(read_file(file));
-  } catch (const YAML::Exception& e) {
-    throw InputError(file.string() + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML (" +
-                     e.msg + ")");
-  }
+  const YAML::Node root = load_yaml_file(file);
   if (!root.IsMap()) throw InputError(file.string() + ": a scenario must be a YAML mapping");
   Scenario s;
   s.file = file;

@@ -11,32 +11,44 @@
 namespace mtls::pki {
 namespace fs = std::filesystem;
 
-std::vector<Botan::X509_Certificate> load_certificates(const fs::path& path) {
-  const std::string text = read_file(path);
-  static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
-  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  std::vector<Botan::X509_Certificate> certs;
+namespace {
+
+// Every "-----BEGIN <label>-----" block of `text`, parsed as T. Errors name the file and block.
+template <typename T>
+std::vector<T> pem_objects(const fs::path& path, const std::string& text, const std::string& label,
+                           const std::string& what) {
+  const std::string begin = "-----BEGIN " + label + "-----",
+                    end_marker = "-----END " + label + "-----";
+  std::vector<T> out;
   std::size_t pos = 0;
-  while ((pos = text.find(kBegin, pos)) != std::string::npos) {
-    std::size_t end = text.find(kEnd, pos);
+  while ((pos = text.find(begin, pos)) != std::string::npos) {
+    std::size_t end = text.find(end_marker, pos);
     if (end == std::string::npos)
-      throw InputError(path.string() + ": truncated PEM certificate (no END line)");
-    end += kEnd.size();
+      throw InputError(path.string() + ": truncated PEM " + what + " (no END line)");
+    end += end_marker.size();
     try {
       Botan::DataSource_Memory src(text.substr(pos, end - pos));
-      certs.emplace_back(src);
+      out.emplace_back(src);
     } catch (const std::exception& e) {
-      throw InputError(path.string() + ": certificate #" + std::to_string(certs.size() + 1) +
+      throw InputError(path.string() + ": " + what + " #" + std::to_string(out.size() + 1) +
                        " does not parse (" + e.what() + ")");
     }
     pos = end;
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Botan::X509_Certificate> load_certificates(const fs::path& path) {
+  const std::string text = read_file(path);
+  auto certs = pem_objects<Botan::X509_Certificate>(path, text, "CERTIFICATE", "certificate");
   if (certs.empty()) {
     if (!text.empty() && static_cast<unsigned char>(text[0]) == 0x30)
-      throw InputError(
-          path.string() +
-          ": this is DER, not PEM (agents read PEM; convert with: openssl x509 -inform der -in " +
-          path.string() + " -out " + path.string() + ".pem)");
+      throw InputError(path.string() +
+                       ": this is DER, not PEM (agents read PEM; convert with: openssl x509 "
+                       "-inform der -in " +
+                       path.string() + " -out " + path.string() + ".pem)");
     throw InputError(path.string() + ": no PEM certificate in this file");
   }
   return certs;
@@ -44,24 +56,7 @@ std::vector<Botan::X509_Certificate> load_certificates(const fs::path& path) {
 
 std::vector<Botan::X509_CRL> load_crls(const fs::path& path) {
   const std::string text = read_file(path);
-  static constexpr std::string_view kBegin = "-----BEGIN X509 CRL-----";
-  static constexpr std::string_view kEnd = "-----END X509 CRL-----";
-  std::vector<Botan::X509_CRL> crls;
-  std::size_t pos = 0;
-  while ((pos = text.find(kBegin, pos)) != std::string::npos) {
-    std::size_t end = text.find(kEnd, pos);
-    if (end == std::string::npos)
-      throw InputError(path.string() + ": truncated PEM CRL (no END line)");
-    end += kEnd.size();
-    try {
-      Botan::DataSource_Memory src(text.substr(pos, end - pos));
-      crls.emplace_back(src);
-    } catch (const std::exception& e) {
-      throw InputError(path.string() + ": CRL #" + std::to_string(crls.size() + 1) +
-                       " does not parse (" + e.what() + ")");
-    }
-    pos = end;
-  }
+  auto crls = pem_objects<Botan::X509_CRL>(path, text, "X509 CRL", "CRL");
   if (crls.empty()) {
     try {  // a single DER CRL is common too
       Botan::DataSource_Memory src(text);

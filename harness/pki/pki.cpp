@@ -22,6 +22,7 @@
 
 #include "core/files.hpp"
 #include "core/home.hpp"
+#include "core/timefmt.hpp"
 #include "pki/manifest.hpp"
 #include "pki/p12.hpp"
 #include "pki/pem.hpp"
@@ -45,23 +46,6 @@ std::string ed25519_refusal() {
   return "--key-type ed25519: Botan 2's TLS stack (the simulated beacon) has no TLS 1.2 "
          "ciphersuite for Ed25519 certificates (it answers handshake_failure: \"Can't agree on a "
          "ciphersuite\"); use ecdsa-p256 or rsa-2048";
-}
-
-std::string format_utc(Clock::time_point tp) {
-  std::time_t t = Clock::to_time_t(tp);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-Clock::time_point parse_utc(const std::string& text, const std::string& flag) {
-  std::tm tm{};
-  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (end == nullptr || *end != '\0')
-    throw InputError(flag + " " + text + ": expected a UTC time like 2026-01-31T12:00:00Z");
-  return Clock::from_time_t(::timegm(&tm));
 }
 
 namespace {

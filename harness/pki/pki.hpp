@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/timefmt.hpp"
+
 namespace mtls::pki {
 
 enum class KeyType { kEcdsaP256, kRsa2048 };
@@ -34,9 +36,5 @@ struct InitOptions {
 // Writes the PKI into options.out. Throws InputError for unusable options (non-empty folder).
 // Private keys and the PKCS#12 password file are written with mode 0600 and never logged.
 void init(const InitOptions& options);
-
-// "2026-01-01T00:00:00Z" -> time point; throws InputError naming `flag` on anything else.
-std::chrono::system_clock::time_point parse_utc(const std::string& text, const std::string& flag);
-std::string format_utc(std::chrono::system_clock::time_point tp);
 
 }  // namespace mtls::pki
