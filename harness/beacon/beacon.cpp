@@ -1,16 +1,22 @@
 // beacon.cpp: see beacon.hpp. Each connection lives on its own Asio strand, owns its Botan
-// TLS::Server, feeds socket bytes to it and writes out what Botan emits; decrypted bytes go to a
-// Beast request parser. Shared state (credentials, policy, session cache, log) is read-only or
-// internally locked.
+// TLS::Server (none on a plain-HTTP listener), feeds socket bytes to it and writes out what Botan
+// emits; decrypted bytes go to a Beast request parser. Client authentication:
+//  - a CertificateRequest is sent when the listener, the SNI virtual host, or the folder being
+//    renegotiated for asks for one (ConnectionCredentials);
+//  - "require" is enforced in tls_session_established, which Botan calls for full and resumed
+//    handshakes before its own Finished: an exception there ends the handshake with our alert;
+//  - listeners that reject after the handshake (close, HTTP 403/400) let the handshake finish,
+//    like nginx and IIS do, and refuse at the HTTP layer; a bad certificate is treated the same.
 #include "beacon/beacon.hpp"
 
+#include <botan/hex.h>
 #include <botan/pkix_types.h>
 #include <botan/system_rng.h>
 #include <botan/tls_exceptn.h>
+#include <botan/tls_handshake_msg.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
 
-#include <botan/hex.h>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -18,14 +24,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
-#include <iostream>
+#include <map>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "beacon/content.hpp"
 #include "beacon/event_log.hpp"
+#include "beacon/upload.hpp"
 #include "core/files.hpp"
 #include "pki/manifest.hpp"
 #include "pki/pem.hpp"
@@ -39,7 +47,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
-constexpr std::size_t kBodyLimit = 64 * 1024 * 1024;
 constexpr auto kDrainTimeout = std::chrono::seconds(3);
 
 tcp::endpoint parse_listen(const std::string& listen) {
@@ -77,39 +84,99 @@ json cert_json(const Botan::X509_Certificate& c) {
           {"sha256", pki::fingerprint_sha256(c)}};
 }
 
+Botan::TLS::Alert::Type alert_of(RejectMode m) {
+  switch (m) {
+    case RejectMode::kAlertCertificateRequired:
+      return Botan::TLS::Alert::CERTIFICATE_REQUIRED;
+    case RejectMode::kAlertAccessDenied:
+      return Botan::TLS::Alert::ACCESS_DENIED;
+    case RejectMode::kAlertBadCertificate:
+      return Botan::TLS::Alert::BAD_CERTIFICATE;
+    default:
+      return Botan::TLS::Alert::HANDSHAKE_FAILURE;
+  }
+}
+
+json or_null(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
+
 }  // namespace
 
-// What every connection shares. Built once; connections only read it (the session manager and
-// the log lock internally).
+// One listener's fixed parts, shared read-only by its connections.
+struct ListenerRuntime {
+  ListenerConfig config;
+  std::unique_ptr<BeaconPolicy> policy;
+  Botan::Certificate_Store* trust = nullptr;
+  Botan::TLS::Session_Manager* sessions = nullptr;
+  const Botan::SymmetricKey* ticket_key = nullptr;
+
+  ClientAuth mode_for(const std::string& sni) const {
+    for (const auto& v : config.virtual_hosts)
+      if (v.name == sni) return v.client_auth;
+    return config.client_auth;
+  }
+  std::optional<ClientAuth> folder_mode(std::string_view target) const {
+    for (const auto& f : config.folders)
+      if (target.starts_with(f.prefix)) return f.client_auth;
+    return std::nullopt;
+  }
+};
+
+// What every connection shares: read-only after construction, or internally locked.
 struct Shared {
   BeaconConfig config;
-  BeaconCredentials credentials;
-  BeaconPolicy policy;
-  Botan::System_RNG rng;
-  Botan::TLS::Session_Manager_In_Memory sessions;
+  ServerIdentity identity;
   ContentStore content;
+  std::optional<UploadStore> uploads;
   EventLog log;
+  Botan::System_RNG rng;
+  std::unique_ptr<Botan::Certificate_Store_In_Memory> trust_plain, trust_crl;
+  std::map<std::string, std::unique_ptr<Botan::TLS::Session_Manager_In_Memory>> session_managers;
+  std::map<std::string, Botan::SymmetricKey> ticket_keys;
+  std::vector<std::unique_ptr<ListenerRuntime>> listeners;
   std::atomic<std::uint64_t> next_connection{1};
-  // Live connections, so that stop() can drain them before the event loop ends.
-  std::mutex live_mu;
+  std::mutex live_mu;  // live connections, so that stop() can drain them
   std::condition_variable live_cv;
   std::size_t live = 0;
 
   Shared(const BeaconConfig& c, const pki::Manifest& m)
       : config(c),
-        credentials(m.beacon(c.name).cert, m.beacon(c.name).key, m.client_ca, c.client_auth),
-        policy(c.client_auth),
-        sessions(rng),
+        identity(m.beacon(c.name).cert, m.beacon(c.name).key),
         content(c.content_dir),
-        log(c.log_file) {}
+        log(c.log_file) {
+    if (c.store_dir) uploads.emplace(*c.store_dir, c.upload_extensions, c.upload_max_bytes);
+    trust_plain = client_trust_store(m.client_ca, std::nullopt);
+    trust_crl = client_trust_store(m.client_ca, m.client_crls);
+    for (const auto& lc : c.listeners) {
+      auto l = std::make_unique<ListenerRuntime>();
+      l->config = lc;
+      l->policy = std::make_unique<BeaconPolicy>(lc.min_tls, lc.crl, !lc.folders.empty());
+      l->trust = lc.crl ? trust_crl.get() : trust_plain.get();
+      // Listeners naming the same session_cache share sessions and the ticket key.
+      const std::string cache = lc.session_cache.empty() ? "listener:" + lc.name : lc.session_cache;
+      auto& mgr = session_managers[cache];
+      if (!mgr) mgr = std::make_unique<Botan::TLS::Session_Manager_In_Memory>(rng);
+      if (!ticket_keys.contains(cache)) ticket_keys.emplace(cache, Botan::SymmetricKey(rng, 32));
+      l->sessions = mgr.get();
+      l->ticket_key = &ticket_keys.at(cache);
+      listeners.push_back(std::move(l));
+    }
+  }
 };
 
 namespace {
 
 class Connection : public std::enable_shared_from_this<Connection>, public Botan::TLS::Callbacks {
  public:
-  Connection(Shared& shared, tcp::socket socket)
-      : shared_(shared), socket_(std::move(socket)), id_(shared.next_connection++) {
+  Connection(Shared& shared, const ListenerRuntime& listener, tcp::socket socket)
+      : shared_(shared),
+        listener_(listener),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        delay_(socket_.get_executor()),
+        id_(shared.next_connection++),
+        rand_(static_cast<unsigned>(shared.rng.next_byte()) << 8 | shared.rng.next_byte()) {
     {
       std::lock_guard lock(shared_.live_mu);
       ++shared_.live;
@@ -130,8 +197,16 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
 
   void start() {
     started_ = std::chrono::steady_clock::now();
-    tls_ = std::make_unique<Botan::TLS::Server>(*this, shared_.sessions, shared_.credentials,
-                                                shared_.policy, shared_.rng);
+    if (listener_.config.tls) {
+      creds_ = std::make_unique<ConnectionCredentials>(
+          shared_.identity, listener_.trust, *listener_.ticket_key,
+          [this](const std::string& sni) { return wanted_mode(sni) != ClientAuth::kIgnore; });
+      tls_ = std::make_unique<Botan::TLS::Server>(*this, *listener_.sessions, *creds_,
+                                                  *listener_.policy, shared_.rng);
+      arm_timer(shared_.config.handshake_timeout);
+    } else {
+      arm_timer(shared_.config.idle_timeout);
+    }
     read();
   }
 
@@ -154,16 +229,48 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     alert_received_ = alert.type_string();
   }
 
+  void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& msg) override {
+    // A full handshake carries the client's key exchange; a resumed one does not.
+    if (msg.type() == Botan::TLS::CLIENT_KEX) saw_client_kex_ = true;
+  }
+
   bool tls_session_established(const Botan::TLS::Session& session) override {
+    const bool resumed = !saw_client_kex_;
+    saw_client_kex_ = false;  // for a later renegotiation
+    ++handshakes_;
+    resumed_ = resumed;
     tls_version_ = session.version().to_string();
     cipher_ = session.ciphersuite().to_string();
     sni_ = session.server_info().hostname();
     const auto& peer = session.peer_certs();
-    if (!peer.empty() && client_cert_.is_null()) client_cert_ = cert_json(peer.front());
-    return true;  // cache the session for resumption
+    if (!peer.empty()) client_cert_ = cert_json(peer.front());
+    const ClientAuth mode = wanted_mode(sni_);
+    if (mode == ClientAuth::kRequire && peer.empty() && !cert_failed_) {
+      if (resumed && listener_.config.trust_resumed_sessions) return true;  // the misconfiguration
+      refuse(resumed ? "resumed a session that has no client certificate"
+                     : "no client certificate");
+    }
+    return !pending_reject_;  // do not cache the session of a refused client
   }
 
-  void tls_session_activated() override { handshake_completed_ = true; }
+  void tls_session_activated() override {
+    handshake_completed_ = true;
+    arm_timer(shared_.config.idle_timeout);
+    if (pending_reject_ && listener_.config.reject == RejectMode::kClose) {
+      tls_->close();
+      closing_ = true;
+      return;
+    }
+    if (deferred_) {  // the renegotiation a folder asked for is done: serve the request now
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (self->finished_ || !self->deferred_) return;
+        auto req = std::move(*self->deferred_);
+        self->deferred_.reset();
+        self->respond(req);
+        self->flush();
+      });
+    }
+  }
 
   void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
                              const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
@@ -175,14 +282,39 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       Botan::TLS::Callbacks::tls_verify_cert_chain(chain, ocsp, trusted, usage, hostname, policy);
       verification_ = "ok";
     } catch (const std::exception& e) {
-      // Botan tells the client only bad_certificate; the real reason is kept here.
+      // The client is told only bad_certificate (or, below, an HTTP status); the log keeps why.
       verification_ = "failed";
       verify_error_ = e.what();
-      throw;
+      if (rejects_in_handshake(listener_.config.reject)) throw;
+      cert_failed_ = true;
+      refuse("client certificate rejected: " + verify_error_);
     }
   }
 
  private:
+  ClientAuth wanted_mode(const std::string& sni) const {
+    return reneg_target_ ? *reneg_target_ : listener_.mode_for(sni);
+  }
+
+  // Refuse this client the listener's way: an alert now (throw), or after the handshake.
+  void refuse(const std::string& reason) {
+    rejection_ = reason;
+    if (rejects_in_handshake(listener_.config.reject) && !cert_failed_)
+      throw Botan::TLS::TLS_Exception(alert_of(listener_.config.reject), reason);
+    pending_reject_ = true;
+  }
+
+  void arm_timer(std::chrono::milliseconds d) {
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted || self->finished_) return;
+      if (self->error_.empty())
+        self->error_ =
+            self->handshake_completed_ || !self->tls_ ? "idle timeout" : "handshake timeout";
+      self->finish();
+    });
+  }
+
   void read() {
     socket_.async_read_some(asio::buffer(read_buf_),
                             [self = shared_from_this()](boost::system::error_code ec,
@@ -190,31 +322,37 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
+    if (finished_) return;
     if (ec) {
       if (ec != asio::error::eof && error_.empty()) error_ = "read: " + ec.message();
       finish();
       return;
     }
     bytes_in_ += n;
-    try {
-      tls_->received_data(read_buf_.data(), n);
-    } catch (const Botan::TLS::TLS_Exception& e) {
-      alert_sent_ = Botan::TLS::Alert(e.type()).type_string();
-      error_ = e.what();
-      closing_ = true;
-    } catch (const std::exception& e) {
-      error_ = e.what();
-      closing_ = true;
+    if (!tls_) {
+      in_.append(reinterpret_cast<const char*>(read_buf_.data()), n);
+      parse_requests();
+    } else {
+      try {
+        tls_->received_data(read_buf_.data(), n);
+      } catch (const Botan::TLS::TLS_Exception& e) {
+        alert_sent_ = Botan::TLS::Alert(e.type()).type_string();
+        if (error_.empty()) error_ = e.what();
+        closing_ = true;
+      } catch (const std::exception& e) {
+        if (error_.empty()) error_ = e.what();
+        closing_ = true;
+      }
+      if (tls_->is_closed()) closing_ = true;
     }
-    if (tls_->is_closed()) closing_ = true;
     flush();
     if (!closing_) read();
   }
 
   void flush() {
-    if (writing_) return;
+    if (writing_ || finished_) return;
     if (out_.empty()) {
-      if (closing_) finish();
+      if (closing_ && !busy_) finish();
       return;
     }
     writing_ = true;
@@ -234,12 +372,25 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
                       });
   }
 
+  void send_bytes(const std::string& wire) {
+    if (!tls_) {
+      out_.insert(out_.end(), wire.begin(), wire.end());
+      return;
+    }
+    try {
+      tls_->send(reinterpret_cast<const uint8_t*>(wire.data()), wire.size());
+    } catch (const std::exception& e) {
+      if (error_.empty()) error_ = e.what();
+      closing_ = true;
+    }
+  }
+
   void parse_requests() {
-    while (!in_.empty() && !closing_) {
+    while (!in_.empty() && !closing_ && !busy_ && !deferred_) {
       if (!parser_) {
         parser_.emplace();
         parser_->header_limit(kHeaderLimit);
-        parser_->body_limit(kBodyLimit);
+        parser_->body_limit(shared_.config.upload_max_bytes);
         parser_->eager(true);
       }
       boost::beast::error_code ec;
@@ -247,35 +398,108 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       in_.erase(0, used);
       if (ec == http::error::need_more) break;
       if (ec) {
-        send_response(Response{400, "text/plain", "bad request\n"}, "", "", false);
+        const bool too_big = ec == http::error::body_limit;
+        send_response(Response{too_big ? 413u : 400u, "text/plain",
+                               too_big ? "upload too large\n" : "bad request\n"},
+                      "", false);
+        log_request("", "", "", too_big ? 413 : 400, 0, ec.message());
         return;
       }
       if (!parser_->is_done()) break;
       auto req = parser_->release();
       parser_.reset();
-      handle(req);
+      handle(std::move(req));
     }
   }
 
-  void handle(const http::request<http::string_body>& req) {
-    std::string method(req.method_string());
-    std::string target(req.target());
-    Response r = shared_.content.handle(method, target);
+  void handle(http::request<http::string_body> req) {
     ++requests_;
-    shared_.log.write({{"event", "request"},
-                       {"beacon", shared_.config.name},
-                       {"connection", id_},
-                       {"peer_port", peer_port_},
-                       {"method", method},
-                       {"target", target},
-                       {"host", std::string(req[http::field::host])},
-                       {"status", r.status},
-                       {"body_bytes", r.body.size()},
-                       {"client_cert", client_cert_}});
-    send_response(std::move(r), method, target, req.keep_alive());
+    const std::string target(req.target());
+    // Per-folder client auth, the IIS way: renegotiate with a CertificateRequest, then serve.
+    if (tls_ && !pending_reject_) {
+      const auto folder = listener_.folder_mode(target);
+      if (folder && *folder != ClientAuth::kIgnore && client_cert_.is_null() && !reneg_target_) {
+        reneg_target_ = *folder;
+        deferred_ = std::move(req);
+        ++renegotiations_;
+        try {
+          tls_->renegotiate(true);
+        } catch (const std::exception& e) {
+          error_ = std::string("renegotiation: ") + e.what();
+          closing_ = true;
+        }
+        return;
+      }
+    }
+    respond(req);
   }
 
-  void send_response(Response r, const std::string& method, const std::string&, bool keep_alive) {
+  void respond(const http::request<http::string_body>& req) {
+    const std::string method(req.method_string()), target(req.target());
+    std::string host(req[http::field::host]);
+    Response r;
+    std::string note;
+    if (pending_reject_) {
+      const bool forbid = listener_.config.reject == RejectMode::kHttp403;
+      r = forbid ? Response{403, "text/plain", "403.7 Forbidden: client certificate required\n"}
+                 : Response{400, "text/plain", "400 No required SSL certificate was sent\n"};
+      note = rejection_;
+    } else if (tls_ && listener_.config.check_host && !sni_.empty() && !host_matches(host, sni_)) {
+      r = Response{421, "text/plain",
+                   "misdirected request: Host does not name the TLS server name\n"};
+      note = "Host '" + host + "' differs from SNI '" + sni_ + "'";
+    } else if (shared_.config.failure_rate > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(
+                                                      rand_) < shared_.config.failure_rate) {
+      if (shared_.config.failure == "reset") {
+        log_request(method, target, host, 0, req.body().size(),
+                    "injected failure: connection reset");
+        boost::system::error_code ignored;
+        socket_.set_option(tcp::socket::linger(true, 0), ignored);
+        error_ = "injected reset";
+        finish();
+        return;
+      }
+      r = Response{503, "text/plain", "injected failure\n"};
+      note = "injected failure";
+    } else if (target.starts_with(kUploadPrefix)) {
+      if (method != "PUT")
+        r = Response{405, "text/plain", "method not allowed\n"};
+      else if (!shared_.uploads)
+        r = Response{503, "text/plain", "this beacon stores no uploads\n"};
+      else
+        r = shared_.uploads->put(target, req.body());
+    } else {
+      r = shared_.content.handle(method, target);
+    }
+    const bool keep_alive = req.keep_alive() && !pending_reject_;
+    log_request(method, target, host, r.status, req.body().size(), note);
+    if (shared_.config.latency.count() > 0) {
+      busy_ = true;
+      delay_.expires_after(shared_.config.latency);
+      delay_.async_wait([self = shared_from_this(), r = std::move(r), method,
+                         keep_alive](boost::system::error_code ec) mutable {
+        self->busy_ = false;
+        if (ec || self->finished_) return;
+        self->send_response(std::move(r), method, keep_alive);
+        self->flush();
+        self->parse_requests();
+        self->flush();
+      });
+      return;
+    }
+    send_response(std::move(r), method, keep_alive);
+  }
+
+  static bool host_matches(std::string host, const std::string& sni) {
+    if (auto colon = host.rfind(':');
+        colon != std::string::npos && host.find(']') == std::string::npos)
+      host.erase(colon);
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    return host == sni;
+  }
+
+  void send_response(Response r, const std::string& method, bool keep_alive) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
     res.set(http::field::server, "mtls-harness-beacon");
     res.set(http::field::content_type, r.content_type);
@@ -288,20 +512,39 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     }
     std::ostringstream os;
     os << res;
-    const std::string wire = os.str();
-    try {
-      tls_->send(reinterpret_cast<const uint8_t*>(wire.data()), wire.size());
-      if (!keep_alive) tls_->close();
-    } catch (const std::exception& e) {
-      error_ = e.what();
+    send_bytes(os.str());
+    if (!keep_alive) {
+      if (tls_ && !tls_->is_closed()) tls_->close();
+      closing_ = true;
     }
-    if (!keep_alive) closing_ = true;
+    arm_timer(shared_.config.idle_timeout);
+  }
+
+  void log_request(const std::string& method, const std::string& target, const std::string& host,
+                   unsigned status, std::size_t body_in, const std::string& note) {
+    shared_.log.write({{"event", "request"},
+                       {"beacon", shared_.config.name},
+                       {"listener", listener_.config.name},
+                       {"connection", id_},
+                       {"peer_port", peer_port_},
+                       {"sni", or_null(sni_)},
+                       {"host", or_null(host)},
+                       {"tls_version", or_null(tls_version_)},
+                       {"resumed", resumed_},
+                       {"method", or_null(method)},
+                       {"target", or_null(target)},
+                       {"status", status},
+                       {"request_body_bytes", body_in},
+                       {"client_cert", client_cert_},
+                       {"note", or_null(note)}});
   }
 
   void finish() {
     if (finished_) return;
     finished_ = true;
     boost::system::error_code ignored;
+    timer_.cancel();
+    delay_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     auto ms =
@@ -309,77 +552,114 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     shared_.log.write({
         {"event", "connection"},
         {"beacon", shared_.config.name},
+        {"listener", listener_.config.name},
+        {"scheme", tls_ ? "https" : "http"},
         {"connection", id_},
-        {"client_auth", to_string(shared_.config.client_auth)},
+        {"client_auth", to_string(listener_.mode_for(sni_))},
         {"peer_address", peer_address_},
         {"peer_port", peer_port_},
-        {"sni", sni_.empty() ? json(nullptr) : json(sni_)},
-        {"tls_version", tls_version_.empty() ? json(nullptr) : json(tls_version_)},
-        {"cipher", cipher_.empty() ? json(nullptr) : json(cipher_)},
+        {"sni", or_null(sni_)},
+        {"tls_version", or_null(tls_version_)},
+        {"cipher", or_null(cipher_)},
         {"handshake_completed", handshake_completed_},
+        {"resumed", resumed_},
+        {"handshakes", handshakes_},
+        {"renegotiations", renegotiations_},
         {"client_cert", client_cert_},
         {"client_cert_verification", client_cert_.is_null() ? "absent" : verification_},
-        {"verify_error", verify_error_.empty() ? json(nullptr) : json(verify_error_)},
-        {"alert_sent", alert_sent_.empty() ? json(nullptr) : json(alert_sent_)},
-        {"alert_received", alert_received_.empty() ? json(nullptr) : json(alert_received_)},
+        {"verify_error", or_null(verify_error_)},
+        {"rejection", or_null(rejection_)},
+        {"alert_sent", or_null(alert_sent_)},
+        {"alert_received", or_null(alert_received_)},
         {"requests", requests_},
         {"bytes_in", bytes_in_},
         {"bytes_out", bytes_out_},
         {"duration_ms", ms.count()},
-        {"error", error_.empty() ? json(nullptr) : json(error_)},
+        {"error", or_null(error_)},
     });
   }
 
   Shared& shared_;
+  const ListenerRuntime& listener_;
   tcp::socket socket_;
+  asio::steady_timer timer_, delay_;
   std::uint64_t id_;
+  std::minstd_rand rand_;
+  std::unique_ptr<ConnectionCredentials> creds_;
   std::unique_ptr<Botan::TLS::Server> tls_;
   std::array<uint8_t, 16 * 1024> read_buf_{};
   std::vector<uint8_t> out_, write_buf_;
   std::string in_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  bool writing_ = false, closing_ = false, finished_ = false, handshake_completed_ = false;
+  std::optional<http::request<http::string_body>> deferred_;  // waits for a renegotiation
+  std::optional<ClientAuth> reneg_target_;
+  bool writing_ = false, closing_ = false, finished_ = false, busy_ = false;
+  bool handshake_completed_ = false, saw_client_kex_ = false, resumed_ = false;
+  bool pending_reject_ = false, cert_failed_ = false;
   std::chrono::steady_clock::time_point started_;
   std::string peer_address_;
   unsigned short peer_port_ = 0;
-  std::string tls_version_, cipher_, sni_, alert_sent_, alert_received_, error_, verify_error_;
+  std::string tls_version_, cipher_, sni_, alert_sent_, alert_received_, error_, verify_error_,
+      rejection_;
   std::string verification_ = "not_checked";
   json client_cert_ = nullptr;
-  std::uint64_t bytes_in_ = 0, bytes_out_ = 0, requests_ = 0;
+  std::uint64_t bytes_in_ = 0, bytes_out_ = 0, requests_ = 0, handshakes_ = 0, renegotiations_ = 0;
 };
 
 }  // namespace
 
 struct Beacon::Impl {
-  std::unique_ptr<Shared> shared;
+  std::unique_ptr<Shared> shared;  // declared first: outlives the io_context and its handlers
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per listener, same order
   std::vector<std::thread> workers;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
-  void accept() {
-    acceptor.async_accept(asio::make_strand(ioc),
-                          [this](boost::system::error_code ec, tcp::socket socket) {
-                            if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-                            if (!ec)
-                              std::make_shared<Connection>(*shared, std::move(socket))->start();
-                            accept();
-                          });
+  void accept(std::size_t i) {
+    acceptors[i]->async_accept(asio::make_strand(ioc), [this, i](boost::system::error_code ec,
+                                                                 tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptors[i]->is_open()) return;
+      if (!ec) {
+        bool full;
+        {
+          std::lock_guard lock(shared->live_mu);
+          full = shared->live >= shared->config.max_connections;
+        }
+        if (full) {
+          shared->log.write({{"event", "refused"},
+                             {"beacon", shared->config.name},
+                             {"listener", shared->listeners[i]->config.name},
+                             {"reason", "max_connections"}});
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<Connection>(*shared, *shared->listeners[i], std::move(socket))->start();
+        }
+      }
+      accept(i);
+    });
   }
 };
 
 Beacon::Beacon(const BeaconConfig& config) : impl_(std::make_unique<Impl>()) {
   if (config.threads == 0 || config.threads > 256)
     throw InputError("--threads " + std::to_string(config.threads) + ": must be 1..256");
+  if (config.listeners.empty()) throw InputError("the beacon has no listener");
   const pki::Manifest manifest = pki::load_manifest(config.pki_dir);
   impl_->shared = std::make_unique<Shared>(config, manifest);
-  const tcp::endpoint ep = parse_listen(config.listen);
-  boost::system::error_code ec;
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw InputError("--listen " + config.listen + ": cannot listen (" + ec.message() + ")");
+  for (const auto& l : config.listeners) {
+    const tcp::endpoint ep = parse_listen(l.listen);
+    auto acceptor = std::make_unique<tcp::acceptor>(impl_->ioc);
+    boost::system::error_code ec;
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw InputError("--listen " + l.listen + " (listener " + l.name + "): cannot listen (" +
+                       ec.message() + ")");
+    impl_->acceptors.push_back(std::move(acceptor));
+  }
 }
 
 Beacon::~Beacon() {
@@ -387,25 +667,38 @@ Beacon::~Beacon() {
 }
 
 std::uint16_t Beacon::port() const {
-  return impl_->acceptor.local_endpoint().port();
+  return impl_->acceptors.front()->local_endpoint().port();
+}
+
+std::uint16_t Beacon::port(const std::string& listener) const {
+  for (std::size_t i = 0; i < impl_->acceptors.size(); ++i)
+    if (impl_->shared->listeners[i]->config.name == listener)
+      return impl_->acceptors[i]->local_endpoint().port();
+  throw InputError("no listener named '" + listener + "'");
 }
 
 json Beacon::start() {
   impl_->work.emplace(impl_->ioc.get_executor());
-  impl_->accept();
-  for (unsigned i = 0; i < impl_->shared->config.threads; ++i)
-    impl_->workers.emplace_back([this] { impl_->ioc.run(); });
+  for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
   const auto& cfg = impl_->shared->config;
-  const auto ep = impl_->acceptor.local_endpoint();
+  for (unsigned i = 0; i < cfg.threads; ++i)
+    impl_->workers.emplace_back([this] { impl_->ioc.run(); });
+  json listeners = json::array();
+  for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
+    const auto& lc = impl_->shared->listeners[i]->config;
+    const auto ep = impl_->acceptors[i]->local_endpoint();
+    listeners.push_back({{"name", lc.name},
+                         {"scheme", lc.tls ? "https" : "http"},
+                         {"address", ep.address().to_string()},
+                         {"port", ep.port()},
+                         {"client_auth", to_string(lc.client_auth)},
+                         {"reject", to_string(lc.reject)},
+                         {"revocation", lc.crl ? "crl" : "off"}});
+  }
   json ready = {{"event", "ready"},
                 {"beacon", cfg.name},
                 {"pid", static_cast<long>(::getpid())},
-                {"listeners",
-                 {{{"name", "https"},
-                   {"scheme", "https"},
-                   {"address", ep.address().to_string()},
-                   {"port", ep.port()},
-                   {"client_auth", to_string(cfg.client_auth)}}}}};
+                {"listeners", listeners}};
   if (cfg.ready_file) write_file_atomic(*cfg.ready_file, ready.dump() + "\n");
   return ready;
 }
@@ -424,7 +717,7 @@ void Beacon::stop() {
   if (!impl_ || impl_->workers.empty()) return;
   asio::post(impl_->ioc, [this] {
     boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
+    for (auto& a : impl_->acceptors) a->close(ignored);
   });
   impl_->work.reset();
   {  // drain: let connections in flight finish (and log) for up to kDrainTimeout

@@ -3,6 +3,7 @@
 
 #include <system_error>
 
+#include "beacon/upload.hpp"
 #include "core/files.hpp"
 
 namespace mtls::beacon {
@@ -20,25 +21,6 @@ std::string content_type_for(const fs::path& p) {
   return "application/octet-stream";
 }
 
-// A safe relative path: segments of [A-Za-z0-9._-], none of them "." or "..", no empty segment.
-bool safe_relative(std::string_view rel) {
-  if (rel.empty()) return false;
-  std::size_t start = 0;
-  while (start <= rel.size()) {
-    std::size_t end = rel.find('/', start);
-    if (end == std::string_view::npos) end = rel.size();
-    std::string_view seg = rel.substr(start, end - start);
-    if (seg.empty() || seg == "." || seg == "..") return false;
-    for (char c : seg) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '_' || c == '-';
-      if (!ok) return false;
-    }
-    start = end + 1;
-  }
-  return true;
-}
-
 }  // namespace
 
 ContentStore::ContentStore(fs::path root) : root_(std::move(root)) {
@@ -52,7 +34,7 @@ Response ContentStore::handle(std::string_view method, std::string_view target) 
   if (method != "GET" && method != "HEAD") return text(405, "method not allowed");
   if (!path.starts_with(kDownloadPrefix)) return text(404, "not found");
   std::string_view rel = path.substr(kDownloadPrefix.size());
-  if (!safe_relative(rel)) return text(400, "bad path");
+  if (!safe_relative_path(rel)) return text(400, "bad path");
   return download(rel);
 }
 

@@ -25,40 +25,51 @@ std::string_view to_string(ClientAuth c) {
   return "require";
 }
 
-BeaconCredentials::BeaconCredentials(const std::filesystem::path& server_chain,
-                                     const std::filesystem::path& server_key,
-                                     const std::filesystem::path& client_ca, ClientAuth mode)
-    : mode_(mode),
-      chain_(pki::load_certificates(server_chain)),
-      key_(pki::load_private_key(server_key)) {
-  chain_algo_ = chain_.front().load_subject_public_key()->algo_name();
-  if (key_->algo_name() != chain_algo_ ||
-      key_->subject_public_key() != chain_.front().load_subject_public_key()->subject_public_key())
-    throw InputError(server_key.string() + ": private key does not match certificate " +
-                     server_chain.string());
-  for (const auto& ca : pki::load_certificates(client_ca)) client_cas_.add_certificate(ca);
+ServerIdentity::ServerIdentity(const std::filesystem::path& chain_file,
+                               const std::filesystem::path& key_file)
+    : chain(pki::load_certificates(chain_file)), key(pki::load_private_key(key_file)) {
+  algo = chain.front().load_subject_public_key()->algo_name();
+  if (key->algo_name() != algo ||
+      key->subject_public_key() != chain.front().load_subject_public_key()->subject_public_key())
+    throw InputError(key_file.string() + ": private key does not match certificate " +
+                     chain_file.string());
 }
 
-std::vector<Botan::Certificate_Store*> BeaconCredentials::trusted_certificate_authorities(
-    const std::string& type, const std::string&) {
-  // Returning stores here is what makes Botan send a CertificateRequest.
-  if (type == "tls-server" && mode_ != ClientAuth::kIgnore) return {&client_cas_};
+std::unique_ptr<Botan::Certificate_Store_In_Memory> client_trust_store(
+    const std::filesystem::path& roots, const std::optional<std::filesystem::path>& crls) {
+  auto store = std::make_unique<Botan::Certificate_Store_In_Memory>();
+  for (const auto& ca : pki::load_certificates(roots)) store->add_certificate(ca);
+  if (crls)
+    for (const auto& crl : pki::load_crls(*crls)) store->add_crl(crl);
+  return store;
+}
+
+std::vector<Botan::Certificate_Store*> ConnectionCredentials::trusted_certificate_authorities(
+    const std::string& type, const std::string& context) {
+  // Returning a store is what makes Botan send a CertificateRequest.
+  if (type == "tls-server" && wants_(context)) return {trust_};
   return {};
 }
 
-std::vector<Botan::X509_Certificate> BeaconCredentials::cert_chain(
+std::vector<Botan::X509_Certificate> ConnectionCredentials::cert_chain(
     const std::vector<std::string>& cert_key_types, const std::string& type, const std::string&) {
   if (type != "tls-server") return {};
   for (const auto& t : cert_key_types)
-    if (t == chain_algo_) return chain_;
+    if (t == id_.algo) return id_.chain;
   return {};
 }
 
-Botan::Private_Key* BeaconCredentials::private_key_for(const Botan::X509_Certificate& cert,
-                                                       const std::string& type,
-                                                       const std::string&) {
-  if (type == "tls-server" && cert == chain_.front()) return key_.get();
+Botan::Private_Key* ConnectionCredentials::private_key_for(const Botan::X509_Certificate& cert,
+                                                           const std::string& type,
+                                                           const std::string&) {
+  if (type == "tls-server" && cert == id_.chain.front()) return id_.key.get();
   return nullptr;
+}
+
+Botan::SymmetricKey ConnectionCredentials::psk(const std::string& type, const std::string& context,
+                                               const std::string&) {
+  if (type == "tls-server" && context == "session-ticket") return ticket_key_;
+  return Botan::SymmetricKey();
 }
 
 }  // namespace mtls::beacon

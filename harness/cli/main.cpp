@@ -11,6 +11,7 @@
 
 #include "agent/agent.hpp"
 #include "beacon/beacon.hpp"
+#include "beacon/config.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/process.hpp"
@@ -104,12 +105,76 @@ int cmd_pki_lint(PkiLintArgs a) {
   return rc;
 }
 
-int cmd_beacon(mtls::beacon::BeaconConfig cfg, const std::string& client_auth) {
-  auto mode = mtls::beacon::client_auth_from_string(client_auth);
-  if (!mode)
-    throw mtls::InputError("--client-auth " + client_auth +
-                           ": expected ignore, request or require");
-  cfg.client_auth = *mode;
+struct BeaconArgs {
+  mtls::beacon::BeaconConfig cfg;
+  fs::path config_file;
+  std::string listen = "127.0.0.1:0", client_auth = "require", reject = "alert:handshake_failure",
+              revocation = "off", min_tls = "1.2", plain_http;
+  std::optional<fs::path> pki, content, store;
+  std::optional<unsigned> threads;
+};
+
+// The beacon's configuration: from --config (several listeners), or from the listener flags.
+mtls::beacon::BeaconConfig beacon_config(BeaconArgs a, const CLI::App& cmd) {
+  using namespace mtls::beacon;
+  BeaconConfig cfg = a.cfg;
+  if (!a.config_file.empty()) {
+    for (const char* flag :
+         {"--listen", "--client-auth", "--reject", "--revocation", "--min-tls", "--plain-http"})
+      if (cmd.count(flag) > 0)
+        throw mtls::InputError(std::string(flag) +
+                               " cannot be combined with --config (set it in the file)");
+    const BeaconConfig file = load_beacon_config(a.config_file);
+    const auto ready = cfg.ready_file, log = cfg.log_file;
+    cfg = file;
+    cfg.ready_file = ready;
+    cfg.log_file = log;
+    if (cfg.pki_dir.empty() && !a.pki)
+      throw mtls::InputError(a.config_file.string() + ": no 'pki' folder (or give --pki)");
+    if (cfg.content_dir.empty()) cfg.content_dir = mtls::fixtures_dir() / "content";
+  } else {
+    ListenerConfig l;
+    l.listen = a.listen;
+    auto mode = client_auth_from_string(a.client_auth);
+    if (!mode)
+      throw mtls::InputError("--client-auth " + a.client_auth +
+                             ": expected ignore, request or require");
+    l.client_auth = *mode;
+    auto reject = reject_mode_from_string(a.reject);
+    if (!reject)
+      throw mtls::InputError(
+          "--reject " + a.reject +
+          ": expected alert:handshake_failure, alert:certificate_required, alert:access_denied, "
+          "alert:bad_certificate, close, http:403 or http:400");
+    l.reject = *reject;
+    if (a.revocation != "off" && a.revocation != "crl")
+      throw mtls::InputError("--revocation " + a.revocation + ": expected off or crl");
+    l.crl = a.revocation == "crl";
+    if (a.min_tls != "1.0" && a.min_tls != "1.1" && a.min_tls != "1.2")
+      throw mtls::InputError("--min-tls " + a.min_tls + ": expected 1.0, 1.1 or 1.2");
+    l.min_tls = a.min_tls;
+    cfg.listeners.push_back(l);
+    if (!a.plain_http.empty()) {
+      ListenerConfig plain;
+      plain.name = "plain-http";
+      plain.listen = a.plain_http;
+      plain.tls = false;
+      plain.client_auth = ClientAuth::kIgnore;
+      cfg.listeners.push_back(plain);
+    }
+    cfg.content_dir = mtls::fixtures_dir() / "content";
+  }
+  if (a.pki) cfg.pki_dir = *a.pki;
+  if (a.content) cfg.content_dir = *a.content;
+  if (a.store) cfg.store_dir = *a.store;
+  if (a.threads) cfg.threads = *a.threads;
+  if (cfg.pki_dir.empty())
+    throw mtls::InputError("--pki is required (the folder written by 'pki init')");
+  return cfg;
+}
+
+int cmd_beacon(const BeaconArgs& args, const CLI::App& cmd) {
+  const auto cfg = beacon_config(args, cmd);
   // Block SIGINT/SIGTERM in every thread; wait_for_signal() receives them synchronously.
   sigset_t set;
   sigemptyset(&set);
@@ -119,9 +184,12 @@ int cmd_beacon(mtls::beacon::BeaconConfig cfg, const std::string& client_auth) {
   mtls::beacon::Beacon beacon(cfg);
   const auto ready = beacon.start();
   std::cout << ready.dump() << std::endl;  // the ready signal for whoever started us
-  std::cerr << "beacon " << cfg.name << " listening on https://"
-            << ready["listeners"][0]["address"].get<std::string>() << ":" << beacon.port()
-            << " (client-auth " << client_auth << "); stop with Ctrl-C\n";
+  for (const auto& l : ready["listeners"])
+    std::cerr << "beacon " << cfg.name << ": " << l["name"].get<std::string>() << " on "
+              << l["scheme"].get<std::string>() << "://" << l["address"].get<std::string>() << ":"
+              << l["port"].get<int>() << " (client-auth " << l["client_auth"].get<std::string>()
+              << ")\n";
+  std::cerr << "stop with Ctrl-C\n";
   beacon.wait_for_signal();
   return 0;
 }
@@ -219,22 +287,40 @@ int main(int argc, char** argv) {
   pki_lint->add_flag("--json", lint_args.json, "Print the findings as JSON");
 
   // beacon
-  auto* beacon =
-      app.add_subcommand("beacon", "Run a simulated inventory beacon (Botan TLS server)");
-  mtls::beacon::BeaconConfig bcfg;
-  bcfg.content_dir = mtls::fixtures_dir() / "content";
-  std::string client_auth = "require";
-  beacon->add_option("--pki", bcfg.pki_dir, "PKI folder written by 'pki init'")->required();
-  beacon->add_option("--name", bcfg.name, "Beacon identity in the PKI manifest (default beacon-a)");
-  beacon->add_option("--listen", bcfg.listen,
+  auto* beacon = app.add_subcommand(
+      "beacon",
+      "Run a simulated inventory beacon (Botan TLS server): downloads under /ManageSoftDL/ from\n"
+      "--content, uploads (PUT) under /ManageSoftRL/ into --store. One listener from the flags, "
+      "or\n"
+      "several from --config FILE (docs/beacon.md). Prints one JSON 'ready' line when listening.");
+  BeaconArgs bargs;
+  beacon->add_option("--pki", bargs.pki, "PKI folder written by 'pki init'");
+  beacon->add_option("--config", bargs.config_file,
+                     "YAML beacon config (several listeners, knobs)");
+  beacon->add_option("--name", bargs.cfg.name,
+                     "Beacon identity in the PKI manifest (default beacon-a)");
+  beacon->add_option("--listen", bargs.listen,
                      "Address to listen on, host:port (default 127.0.0.1:0)");
-  beacon->add_option("--client-auth", client_auth, "ignore | request | require (default require)");
-  beacon->add_option("--content", bcfg.content_dir, "Content folder holding ManageSoftDL/");
-  beacon->add_option("--ready-file", bcfg.ready_file,
-                     "Written (atomically) with the bound ports as JSON once listening");
-  beacon->add_option("--log", bcfg.log_file,
+  beacon->add_option("--client-auth", bargs.client_auth,
+                     "ignore | request | require (default require)");
+  beacon->add_option(
+      "--reject", bargs.reject,
+      "How to refuse: alert:handshake_failure (default), alert:certificate_required,\n"
+      "alert:access_denied, alert:bad_certificate, close, http:403, http:400");
+  beacon->add_option("--revocation", bargs.revocation,
+                     "off (default) or crl: check the client CA's CRLs");
+  beacon->add_option("--min-tls", bargs.min_tls, "Lowest TLS version: 1.2 (default), 1.1 or 1.0");
+  beacon->add_option(
+      "--plain-http", bargs.plain_http,
+      "Also serve the same folders over plain HTTP at host:port (a misconfiguration)");
+  beacon->add_option("--content", bargs.content, "Content folder holding ManageSoftDL/");
+  beacon->add_option("--store", bargs.store, "Upload store folder (default: uploads answer 503)");
+  beacon->add_option(
+      "--ready-file", bargs.cfg.ready_file,
+      "Written (atomically) with the bound ports as JSON once every listener listens");
+  beacon->add_option("--log", bargs.cfg.log_file,
                      "JSON Lines evidence log, one record per connection/request");
-  beacon->add_option("--threads", bcfg.threads, "Worker threads (default 2)");
+  beacon->add_option("--threads", bargs.threads, "Worker threads (default 2)");
 
   // agent
   auto* agent = app.add_subcommand("agent", "Run one agent operation against a beacon");
@@ -296,7 +382,7 @@ int main(int argc, char** argv) {
   try {
     if (*pki_init) return cmd_pki_init(init_args);
     if (*pki_lint) return cmd_pki_lint(lint_args);
-    if (*beacon) return cmd_beacon(bcfg, client_auth);
+    if (*beacon) return cmd_beacon(bargs, *beacon);
     if (*agent) {
       mtls::agent::CurlGlobal curl;
       aopt.check_server_certificate = !no_check_server;

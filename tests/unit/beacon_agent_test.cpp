@@ -29,7 +29,9 @@ class BeaconAgent : public ::testing::Test {
   std::unique_ptr<beacon::Beacon> start(beacon::ClientAuth mode, const std::string& log_name) {
     beacon::BeaconConfig cfg;
     cfg.pki_dir = dir_->path() / "pki";
-    cfg.client_auth = mode;
+    beacon::ListenerConfig l;
+    l.client_auth = mode;
+    cfg.listeners = {l};
     cfg.content_dir = fixtures_dir() / "content";
     cfg.log_file = dir_->path() / log_name;
     cfg.ready_file = dir_->path() / (log_name + ".ready");
@@ -155,7 +157,8 @@ TEST_F(BeaconAgent, BusyPortIsAnInputError) {
   beacon::BeaconConfig cfg;
   cfg.pki_dir = dir_->path() / "pki";
   cfg.content_dir = fixtures_dir() / "content";
-  cfg.listen = "127.0.0.1:" + std::to_string(a->port());
+  cfg.listeners = {beacon::ListenerConfig{}};
+  cfg.listeners[0].listen = "127.0.0.1:" + std::to_string(a->port());
   try {
     beacon::Beacon second(cfg);
     FAIL() << "second beacon bound a busy port";
@@ -168,11 +171,12 @@ TEST_F(BeaconAgent, BadListenAndMissingPkiAreInputErrors) {
   beacon::BeaconConfig cfg;
   cfg.pki_dir = dir_->path() / "pki";
   cfg.content_dir = fixtures_dir() / "content";
+  cfg.listeners = {beacon::ListenerConfig{}};
   for (const char* listen : {"127.0.0.1", "127.0.0.1:99999", "nohost:1", "[::1"}) {
-    cfg.listen = listen;
+    cfg.listeners[0].listen = listen;
     EXPECT_THROW(beacon::Beacon{cfg}, InputError) << listen;
   }
-  cfg.listen = "127.0.0.1:0";
+  cfg.listeners[0].listen = "127.0.0.1:0";
   cfg.pki_dir = dir_->path() / "no-pki";
   EXPECT_THROW(beacon::Beacon{cfg}, InputError);
 }

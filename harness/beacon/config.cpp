@@ -1,0 +1,151 @@
+// config.cpp: see config.hpp.
+#include "beacon/config.hpp"
+
+#include <array>
+#include <utility>
+
+#include "core/files.hpp"
+#include "core/yaml_file.hpp"
+
+namespace mtls::beacon {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::array<std::pair<RejectMode, std::string_view>, 7> kRejectNames{{
+    {RejectMode::kAlertHandshakeFailure, "alert:handshake_failure"},
+    {RejectMode::kAlertCertificateRequired, "alert:certificate_required"},
+    {RejectMode::kAlertAccessDenied, "alert:access_denied"},
+    {RejectMode::kAlertBadCertificate, "alert:bad_certificate"},
+    {RejectMode::kClose, "close"},
+    {RejectMode::kHttp403, "http:403"},
+    {RejectMode::kHttp400, "http:400"},
+}};
+
+std::vector<std::string> reject_names() {
+  std::vector<std::string> out;
+  for (const auto& [_, n] : kRejectNames) out.emplace_back(n);
+  return out;
+}
+
+ClientAuth client_auth_field(const YamlFields& y, const YAML::Node& parent,
+                             const std::string& field, ClientAuth fallback) {
+  const std::string v = y.str(parent, "client_auth", field, std::string(to_string(fallback)));
+  y.one_of(parent["client_auth"] ? parent["client_auth"] : parent, field, v,
+           {"ignore", "request", "require"});
+  return *client_auth_from_string(v);
+}
+
+fs::path path_field(const YamlFields& y, const YAML::Node& parent, const std::string& key,
+                    const fs::path& base) {
+  fs::path p = y.str(parent, key, key);
+  return p.is_absolute() ? p : base / p;
+}
+
+ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const std::string& f) {
+  if (!node.IsMap()) y.fail(node, f, "must be a mapping");
+  ListenerConfig l;
+  l.name = y.str(node, "name", f + ".name", "", true);
+  l.listen = y.str(node, "listen", f + ".listen", l.listen);
+  l.tls = y.boolean(node, "tls", f + ".tls", true);
+  l.client_auth = client_auth_field(y, node, f + ".client_auth",
+                                    l.tls ? ClientAuth::kRequire : ClientAuth::kIgnore);
+  const std::string reject = y.str(node, "reject", f + ".reject", "alert:handshake_failure");
+  y.one_of(node["reject"] ? node["reject"] : node, f + ".reject", reject, reject_names());
+  l.reject = *reject_mode_from_string(reject);
+  const std::string rev = y.str(node, "revocation", f + ".revocation", "off");
+  y.one_of(node["revocation"] ? node["revocation"] : node, f + ".revocation", rev, {"off", "crl"});
+  l.crl = rev == "crl";
+  l.min_tls = y.str(node, "min_tls", f + ".min_tls", "1.2");
+  y.one_of(node["min_tls"] ? node["min_tls"] : node, f + ".min_tls", l.min_tls,
+           {"1.0", "1.1", "1.2"});
+  if (const YAML::Node folders = node["folders"]) {
+    if (!folders.IsSequence()) y.fail(folders, f + ".folders", "must be a list");
+    for (std::size_t i = 0; i < folders.size(); ++i) {
+      const std::string ff = f + ".folders[" + std::to_string(i) + "]";
+      FolderAuth fa{y.str(folders[i], "prefix", ff + ".prefix", "", true),
+                    client_auth_field(y, folders[i], ff + ".client_auth", ClientAuth::kRequire)};
+      if (!fa.prefix.starts_with("/")) y.fail(folders[i], ff + ".prefix", "must start with '/'");
+      l.folders.push_back(fa);
+    }
+  }
+  if (const YAML::Node vhosts = node["virtual_hosts"]) {
+    if (!vhosts.IsSequence()) y.fail(vhosts, f + ".virtual_hosts", "must be a list");
+    for (std::size_t i = 0; i < vhosts.size(); ++i) {
+      const std::string vf = f + ".virtual_hosts[" + std::to_string(i) + "]";
+      l.virtual_hosts.push_back(
+          {y.str(vhosts[i], "name", vf + ".name", "", true),
+           client_auth_field(y, vhosts[i], vf + ".client_auth", l.client_auth)});
+    }
+  }
+  l.session_cache = y.str(node, "session_cache", f + ".session_cache", "");
+  l.trust_resumed_sessions =
+      y.boolean(node, "trust_resumed_sessions", f + ".trust_resumed_sessions", false);
+  l.check_host = y.boolean(node, "check_host", f + ".check_host", true);
+  if (!l.tls && (!l.folders.empty() || l.client_auth != ClientAuth::kIgnore))
+    y.fail(node, f, "a plain-HTTP listener (tls: false) cannot ask for client certificates");
+  return l;
+}
+
+}  // namespace
+
+std::optional<RejectMode> reject_mode_from_string(std::string_view s) {
+  for (const auto& [m, n] : kRejectNames)
+    if (n == s) return m;
+  return std::nullopt;
+}
+
+std::string_view to_string(RejectMode m) {
+  for (const auto& [v, n] : kRejectNames)
+    if (v == m) return n;
+  return "alert:handshake_failure";
+}
+
+bool rejects_in_handshake(RejectMode m) {
+  return m != RejectMode::kClose && m != RejectMode::kHttp403 && m != RejectMode::kHttp400;
+}
+
+BeaconConfig load_beacon_config(const fs::path& file) {
+  const YamlFields y(file);
+  const YAML::Node root = load_yaml_file(file);
+  if (!root.IsMap()) throw InputError(file.string() + ": a beacon config must be a YAML mapping");
+  const fs::path base = file.parent_path();
+  BeaconConfig c;
+  c.name = y.str(root, "name", "name", c.name);
+  if (root["pki"]) c.pki_dir = path_field(y, root, "pki", base);
+  if (root["content"]) c.content_dir = path_field(y, root, "content", base);
+  if (root["store"]) c.store_dir = path_field(y, root, "store", base);
+  if (const YAML::Node up = y.map(root, "uploads", "uploads")) {
+    if (up["extensions"]) c.upload_extensions = y.list(up, "extensions", "uploads.extensions");
+    c.upload_max_bytes = y.unsigned_int(up, "max_bytes", "uploads.max_bytes", c.upload_max_bytes);
+  }
+  c.threads = static_cast<unsigned>(y.unsigned_int(root, "threads", "threads", c.threads));
+  if (const YAML::Node t = y.map(root, "timeouts", "timeouts")) {
+    c.handshake_timeout = std::chrono::milliseconds(
+        y.unsigned_int(t, "handshake_ms", "timeouts.handshake_ms", c.handshake_timeout.count()));
+    c.idle_timeout = std::chrono::milliseconds(
+        y.unsigned_int(t, "idle_ms", "timeouts.idle_ms", c.idle_timeout.count()));
+  }
+  c.max_connections = y.unsigned_int(root, "max_connections", "max_connections", c.max_connections);
+  c.latency = std::chrono::milliseconds(y.unsigned_int(root, "latency_ms", "latency_ms", 0));
+  if (const YAML::Node fl = y.map(root, "failure", "failure")) {
+    c.failure_rate = y.number(fl, "rate", "failure.rate", 0.0);
+    if (c.failure_rate < 0.0 || c.failure_rate > 1.0)
+      y.fail(fl["rate"], "failure.rate", "must be between 0 and 1");
+    c.failure = y.str(fl, "mode", "failure.mode", "503");
+    y.one_of(fl["mode"] ? fl["mode"] : fl, "failure.mode", c.failure, {"503", "reset"});
+  }
+  const YAML::Node listeners = root["listeners"];
+  if (!listeners || !listeners.IsSequence() || listeners.size() == 0)
+    y.fail(listeners ? listeners : root, "listeners", "must be a non-empty list");
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    ListenerConfig l = listener_from(y, listeners[i], "listeners[" + std::to_string(i) + "]");
+    for (const auto& other : c.listeners)
+      if (other.name == l.name)
+        y.fail(listeners[i], "listeners[" + std::to_string(i) + "].name",
+               "'" + l.name + "' is used twice");
+    c.listeners.push_back(std::move(l));
+  }
+  return c;
+}
+
+}  // namespace mtls::beacon

@@ -1,0 +1,83 @@
+// config.hpp: what a simulated beacon is: its listeners (TLS or plain HTTP, client-auth mode,
+// how it rejects, revocation, per-folder client auth, session sharing, Host checks), its content
+// and upload store, and its realism knobs. Single-listener beacons come from CLI flags; beacons
+// with several listeners from a YAML file (docs/beacon.md).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "beacon/tls_config.hpp"
+
+namespace mtls::beacon {
+
+// How a listener refuses a client that must present a valid certificate and does not.
+enum class RejectMode {
+  kAlertHandshakeFailure,     // alert in the handshake (Botan's default)
+  kAlertCertificateRequired,  // alert 116 in the handshake
+  kAlertAccessDenied,         // alert 49 in the handshake
+  kAlertBadCertificate,       // alert 42 in the handshake
+  kClose,                     // finish the handshake, then close without an HTTP answer
+  kHttp403,                   // finish the handshake, answer 403 (like IIS 403.7)
+  kHttp400,                   // finish the handshake, answer 400 (like nginx)
+};
+std::optional<RejectMode> reject_mode_from_string(std::string_view s);
+std::string_view to_string(RejectMode m);
+bool rejects_in_handshake(RejectMode m);
+
+// A folder (path prefix) whose client-auth mode differs from the listener's, enforced by
+// server-initiated renegotiation once the request line is seen (the IIS way).
+struct FolderAuth {
+  std::string prefix;  // e.g. "/ManageSoftRL/"
+  ClientAuth client_auth;
+};
+
+// An SNI name served by a listener with its own client-auth mode (virtual hosts on one port).
+struct VirtualHost {
+  std::string name;
+  ClientAuth client_auth;
+};
+
+struct ListenerConfig {
+  std::string name = "https";
+  std::string listen = "127.0.0.1:0";
+  bool tls = true;  // false: a plain-HTTP listener serving the same folders (a misconfiguration)
+  ClientAuth client_auth = ClientAuth::kRequire;
+  RejectMode reject = RejectMode::kAlertHandshakeFailure;
+  bool crl = false;                 // revocation: check the client CA's CRLs
+  std::string min_tls = "1.2";      // "1.0", "1.1" or "1.2"
+  std::vector<FolderAuth> folders;  // per-folder client auth by renegotiation
+  std::vector<VirtualHost> virtual_hosts;
+  std::string session_cache;  // listeners naming the same cache share sessions + ticket key
+  bool trust_resumed_sessions = false;  // misconfiguration: no client-auth check on resumption
+  bool check_host = true;               // Host must name the SNI name (else 421)
+};
+
+struct BeaconConfig {
+  std::string name = "beacon-a";                   // also the PKI manifest's beacon identity
+  std::filesystem::path pki_dir;                   // folder written by `pki init`
+  std::filesystem::path content_dir;               // holds ManageSoftDL/
+  std::optional<std::filesystem::path> store_dir;  // uploads land here; none: uploads answer 503
+  std::vector<std::string> upload_extensions = {".ndi", ".ndi.gz", ".disco",
+                                                ".log", ".plc",    ".xml"};
+  std::uint64_t upload_max_bytes = 64ull * 1024 * 1024;
+  std::vector<ListenerConfig> listeners;
+  std::optional<std::filesystem::path> ready_file;
+  std::optional<std::filesystem::path> log_file;
+  unsigned threads = 2;
+  std::chrono::milliseconds handshake_timeout{10000};  // TLS handshake must finish in this time
+  std::chrono::milliseconds idle_timeout{15000};       // between requests, and between bytes
+  std::uint64_t max_connections = 10000;
+  std::chrono::milliseconds latency{0};  // added before every response (beacon selection tests)
+  double failure_rate = 0.0;             // share of requests answered by `failure`
+  std::string failure = "503";           // "503" or "reset"
+};
+
+// Reads a beacon YAML file (docs/beacon.md); errors name the file, line and field.
+BeaconConfig load_beacon_config(const std::filesystem::path& file);
+
+}  // namespace mtls::beacon
