@@ -1,10 +1,14 @@
 // content.cpp: see content.hpp.
 #include "beacon/content.hpp"
 
+#include <botan/chacha_rng.h>
+#include <botan/hash.h>
+
 #include <system_error>
 
 #include "beacon/upload.hpp"
 #include "core/files.hpp"
+#include "core/yaml_file.hpp"
 
 namespace mtls::beacon {
 namespace fs = std::filesystem;
@@ -27,6 +31,41 @@ ContentStore::ContentStore(fs::path root) : root_(std::move(root)) {
   std::error_code ec;
   if (!fs::is_directory(root_, ec))
     throw InputError("content folder " + root_.string() + " does not exist or is not a folder");
+  if (const fs::path spec = root_ / "synthetic.yaml"; fs::exists(spec, ec)) {
+    const YamlFields y(spec);
+    const YAML::Node files = load_yaml_file(spec)["files"];
+    if (!files || !files.IsSequence()) y.fail(files, "files", "must be a list");
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      const std::string f = "files[" + std::to_string(i) + "]";
+      const std::string path = y.str(files[i], "path", f + ".path", "", true);
+      if (!path.starts_with("ManageSoftDL/") || !safe_relative_path(path))
+        y.fail(files[i], f + ".path", "must be a plain path under ManageSoftDL/");
+      const std::uint64_t size = y.unsigned_int(files[i], "size", f + ".size", 0);
+      if (size == 0 || size > (1ull << 30))
+        y.fail(files[i], f + ".size", "must be 1 byte to 1 GiB");
+      const std::string seed = y.str(files[i], "seed", f + ".seed", path);
+      auto h = Botan::HashFunction::create_or_throw("SHA-256");
+      h->update(seed);
+      Botan::ChaCha_RNG stream(h->final());
+      auto bytes = std::make_shared<std::string>(size, '\0');
+      stream.randomize(reinterpret_cast<uint8_t*>(bytes->data()), bytes->size());
+      synthetic_[path] = std::move(bytes);
+    }
+  }
+  // The digest manifest: every file under ManageSoftDL/, real or synthetic, computed once.
+  for (const auto& e : fs::recursive_directory_iterator(root_ / "ManageSoftDL", ec))
+    if (e.is_regular_file())
+      digests_[fs::relative(e.path(), root_).string()] = sha256_file_hex(e.path());
+  for (const auto& [path, bytes] : synthetic_) digests_[path] = sha256_hex(*bytes);
+  digests_.erase("ManageSoftDL/SHA256SUMS");
+  for (const auto& [path, digest] : digests_)
+    sha256sums_ += digest + "  " + path.substr(std::string("ManageSoftDL/").size()) + "\n";
+}
+
+std::optional<std::string> ContentStore::digest(const std::string& relative) const {
+  auto it = digests_.find(relative);
+  if (it == digests_.end()) return std::nullopt;
+  return it->second;
 }
 
 Response ContentStore::handle(std::string_view method, std::string_view target) const {
@@ -39,6 +78,9 @@ Response ContentStore::handle(std::string_view method, std::string_view target) 
 }
 
 Response ContentStore::download(std::string_view relative) const {
+  if (relative == "SHA256SUMS") return Response{200, "text/plain", sha256sums_};
+  if (auto it = synthetic_.find("ManageSoftDL/" + std::string(relative)); it != synthetic_.end())
+    return Response{200, "application/octet-stream", *it->second};
   fs::path file = root_ / "ManageSoftDL" / fs::path(relative);
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {

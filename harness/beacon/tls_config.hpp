@@ -82,6 +82,17 @@ class BeaconPolicy : public Botan::TLS::Policy {
   bool allow_dtls12() const override { return false; }
   // Botan asks this for server-initiated renegotiation too.
   bool allow_client_initiated_renegotiation() const override { return reneg_; }
+  // TLS 1.0/1.1 have no AEAD suites: a legacy listener also offers AES-CBC with HMAC-SHA1.
+  std::vector<std::string> allowed_ciphers() const override {
+    auto c = Botan::TLS::Policy::allowed_ciphers();
+    if (tls11_) c.insert(c.end(), {"AES-256", "AES-128"});
+    return c;
+  }
+  std::vector<std::string> allowed_macs() const override {
+    auto m = Botan::TLS::Policy::allowed_macs();
+    if (tls11_) m.push_back("SHA-1");
+    return m;
+  }
 
  private:
   bool tls10_, tls11_, crl_, reneg_;

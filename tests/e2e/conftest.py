@@ -41,17 +41,27 @@ def _read_text(path):
 
 
 class Beacon:
-    """A `mtls-harness beacon` child process on 127.0.0.1, port chosen by the kernel."""
+    """A `mtls-harness beacon` child process on 127.0.0.1, ports chosen by the kernel.
 
-    def __init__(self, workdir, pki, client_auth="require", name="beacon-a"):
+    `args` are extra flags (e.g. ["--reject", "http:403"]); `config` is a dict written as the
+    beacon's YAML config (then the listener flags are not used)."""
+
+    def __init__(self, workdir, pki, client_auth="require", name="beacon-a", args=(), config=None):
         workdir = pathlib.Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         self.ready_file = workdir / f"{name}.ready.json"
         self.log = workdir / f"{name}.log.jsonl"
         self.stderr_path = workdir / f"{name}.stderr"
-        self.cmd = [BIN, "beacon", "--pki", str(pki), "--name", name, "--listen", "127.0.0.1:0",
-                    "--client-auth", client_auth, "--ready-file", str(self.ready_file),
-                    "--log", str(self.log)]
+        self.cmd = [BIN, "beacon", "--pki", str(pki), "--name", name,
+                    "--ready-file", str(self.ready_file), "--log", str(self.log)]
+        if config is not None:
+            import yaml
+            config_file = workdir / f"{name}.yaml"
+            config_file.write_text(yaml.safe_dump(config))
+            self.cmd += ["--config", str(config_file)]
+        else:
+            self.cmd += ["--listen", "127.0.0.1:0", "--client-auth", client_auth]
+        self.cmd += [str(a) for a in args]
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err,
                                          stdin=subprocess.DEVNULL)
@@ -60,9 +70,14 @@ class Beacon:
             self.stop()
             raise RuntimeError("beacon did not become ready\n" + self.diagnostics())
         self.ready = json.loads(line)
+        self.ports = {l["name"]: l["port"] for l in self.ready["listeners"]}
         listener = self.ready["listeners"][0]
         self.port = listener["port"]
         self.url = f"https://127.0.0.1:{self.port}"
+
+    def url_of(self, listener):
+        scheme = next(l["scheme"] for l in self.ready["listeners"] if l["name"] == listener)
+        return f"{scheme}://127.0.0.1:{self.ports[listener]}"
 
     def _read_ready_line(self):
         """Block on the beacon's stdout until its JSON ready line, its exit, or the timeout."""
@@ -175,8 +190,8 @@ def start_beacon(tmp_path, pki, diag):
     """Factory: start_beacon(client_auth) -> Beacon; every beacon is stopped after the test."""
     started = []
 
-    def start(client_auth="require", name="beacon-a"):
-        b = Beacon(tmp_path / f"{name}-{client_auth}-{len(started)}", pki, client_auth, name)
+    def start(client_auth="require", name="beacon-a", args=(), config=None):
+        b = Beacon(tmp_path / f"{name}-{client_auth}-{len(started)}", pki, client_auth, name, args, config)
         started.append(b)
         diag.add(b.diagnostics)
         return b

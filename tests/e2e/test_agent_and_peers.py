@@ -6,25 +6,15 @@ import json
 
 import pytest
 
+import helpers
 from conftest import HOME
+from helpers import credential_args
 
-OP_PATH = "/ManageSoftDL/Policies/device-0001.npl"
 POLICY_FILE = HOME / "fixtures" / "content" / "ManageSoftDL" / "Policies" / "default.npl"
 
 
-def credential_args(manifest, pki, name):
-    cred = manifest["credentials"][name]
-    if cred["cert"] is None:
-        return []
-    return ["--cert", str(pki / cred["cert"]), "--key", str(pki / cred["key"])]
-
-
 def agent_json(harness, beacon, pki, manifest, credential, *extra):
-    p = harness("agent", "--beacon", beacon.url, "--ca", pki / manifest["trust"]["server_ca_bundle"],
-                *credential_args(manifest, pki, credential), "--credential-name", credential,
-                "--op", "download-policy", "--json", *extra)
-    assert p.returncode in (0, 1), "agent must report an outcome, not fail"
-    return p.returncode, json.loads(p.stdout)
+    return helpers.agent_json(harness, beacon.url, pki, manifest, credential, *extra)
 
 
 def test_valid_certificate_is_accepted_with_the_payload_verified(harness, start_beacon, pki, manifest):
@@ -71,23 +61,11 @@ def test_expect_rejected_sets_the_exit_code(harness, start_beacon, pki, manifest
 
 
 def curl_accepted(peer, beacon, pki, manifest, credential):
-    cmd = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
-           "--cacert", str(pki / manifest["trust"]["server_ca_bundle"]),
-           *credential_args(manifest, pki, credential), beacon.url + OP_PATH]
-    p = peer(cmd)
-    return p.returncode == 0 and p.stdout.decode().strip() == "200"
+    return helpers.curl_accepted(peer, beacon.url, pki, manifest, credential)
 
 
 def openssl_accepted(peer, beacon, pki, manifest, credential):
-    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{beacon.port}", "-servername", "localhost",
-           "-CAfile", str(pki / manifest["trust"]["server_ca_bundle"]), "-verify_return_error",
-           "-quiet", *credential_args(manifest, pki, credential)]
-    if manifest["credentials"][credential]["cert"]:
-        # s_client sends only the first certificate of -cert; the chain file sends the intermediate.
-        cmd += ["-cert_chain", str(pki / manifest["credentials"][credential]["cert"])]
-    request = f"GET {OP_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
-    p = peer(cmd, input_bytes=request)
-    return p.returncode == 0 and p.stdout.startswith(b"HTTP/1.1 200")
+    return helpers.openssl_accepted(peer, beacon.port, pki, manifest, credential)
 
 
 @pytest.mark.parametrize("credential", ["valid", "none"])

@@ -1,0 +1,50 @@
+"""Clients for the end-to-end tests: our agent, and reference peers no one here wrote (the curl
+CLI, `openssl s_client`), each reduced to one structured answer."""
+import json
+
+OP_PATH = "/ManageSoftDL/Policies/device-0001.npl"
+
+
+def credential_args(manifest, pki, name):
+    cred = manifest["credentials"][name]
+    if cred["cert"] is None:
+        return []
+    return ["--cert", str(pki / cred["cert"]), "--key", str(pki / cred["key"])]
+
+
+def agent_json(harness, url, pki, manifest, credential, *extra):
+    """Runs `mtls-harness agent --json`; returns (exit code, result record)."""
+    p = harness("agent", "--beacon", url, "--ca", pki / manifest["trust"]["server_ca_bundle"],
+                *credential_args(manifest, pki, credential), "--credential-name", credential,
+                "--op", "download-policy", "--json", *extra)
+    assert p.returncode in (0, 1), "agent must report an outcome, not fail"
+    return p.returncode, json.loads(p.stdout)
+
+
+def curl_status(peer, url, pki, manifest, credential, *extra):
+    """(curl exit code, HTTP status or 0) for a GET of the policy (or what `extra` asks)."""
+    cmd = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+           "--cacert", str(pki / manifest["trust"]["server_ca_bundle"]),
+           *credential_args(manifest, pki, credential), *extra]
+    if not any(str(e).startswith("http") for e in extra):
+        cmd.append(url + OP_PATH)
+    p = peer(cmd)
+    out = p.stdout.decode().strip()
+    return p.returncode, int(out) if out.isdigit() else 0
+
+
+def curl_accepted(peer, url, pki, manifest, credential):
+    rc, status = curl_status(peer, url, pki, manifest, credential)
+    return rc == 0 and status == 200
+
+
+def openssl_accepted(peer, port, pki, manifest, credential, *extra):
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+           "-CAfile", str(pki / manifest["trust"]["server_ca_bundle"]), "-verify_return_error",
+           "-quiet", *credential_args(manifest, pki, credential), *extra]
+    if manifest["credentials"][credential]["cert"]:
+        # s_client sends only the first certificate of -cert; the chain file sends the intermediate.
+        cmd += ["-cert_chain", str(pki / manifest["credentials"][credential]["cert"])]
+    request = f"GET {OP_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+    p = peer(cmd, input_bytes=request)
+    return p.returncode == 0 and p.stdout.startswith(b"HTTP/1.1 200")
