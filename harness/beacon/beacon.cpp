@@ -14,6 +14,7 @@
 #include <botan/system_rng.h>
 #include <botan/tls_exceptn.h>
 #include <botan/tls_handshake_msg.h>
+#include <botan/tls_messages.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
 
@@ -232,6 +233,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& msg) override {
     // A full handshake carries the client's key exchange; a resumed one does not.
     if (msg.type() == Botan::TLS::CLIENT_KEX) saw_client_kex_ = true;
+    // Record what the client presented even when Botan refuses it before chain validation
+    // (e.g. a key below the policy's minimum size). Our own Certificate message passes here too.
+    if (msg.type() == Botan::TLS::CERTIFICATE) {
+      const auto& chain = dynamic_cast<const Botan::TLS::Certificate&>(msg).cert_chain();
+      if (!chain.empty() && chain.front() != shared_.identity.chain.front())
+        client_cert_ = cert_json(chain.front());
+    }
   }
 
   bool tls_session_established(const Botan::TLS::Session& session) override {
@@ -472,7 +480,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       r = shared_.content.handle(method, target);
     }
     const bool keep_alive = req.keep_alive() && !pending_reject_;
-    log_request(method, target, host, r.status, req.body().size(), note);
+    log_request(method, target, host, r.status, req.body().size(), note, r.body.size());
     if (shared_.config.latency.count() > 0) {
       busy_ = true;
       delay_.expires_after(shared_.config.latency);
@@ -521,7 +529,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   }
 
   void log_request(const std::string& method, const std::string& target, const std::string& host,
-                   unsigned status, std::size_t body_in, const std::string& note) {
+                   unsigned status, std::size_t body_in, const std::string& note,
+                   std::size_t response_bytes = 0) {
     shared_.log.write({{"event", "request"},
                        {"beacon", shared_.config.name},
                        {"listener", listener_.config.name},
@@ -535,6 +544,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
                        {"target", or_null(target)},
                        {"status", status},
                        {"request_body_bytes", body_in},
+                       {"response_body_bytes", response_bytes},
                        {"client_cert", client_cert_},
                        {"note", or_null(note)}});
   }

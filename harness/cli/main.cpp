@@ -2,6 +2,7 @@
 // every error becomes one line on stderr and an exit code (0 pass, 1 a check failed, 2 usage or
 // input error, 3 harness error or a check that could not be carried out).
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -175,6 +176,11 @@ mtls::beacon::BeaconConfig beacon_config(BeaconArgs a, const CLI::App& cmd) {
 
 int cmd_beacon(const BeaconArgs& args, const CLI::App& cmd) {
   const auto cfg = beacon_config(args, cmd);
+  // A server holds one descriptor per connection: raise the soft limit to the hard one.
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
   // Block SIGINT/SIGTERM in every thread; wait_for_signal() receives them synchronously.
   sigset_t set;
   sigemptyset(&set);

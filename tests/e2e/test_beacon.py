@@ -352,3 +352,17 @@ def test_sigterm_during_an_upload_leaves_no_partial_file(start_beacon, pki, mani
             assert beacon.stop() == 0            # SIGTERM: drains, then exits cleanly
             assert time.monotonic() - started < 8  # bounded: the drain does not wait for ever
     assert stored_files(store) == []
+
+
+def test_a_weak_client_key_is_refused_with_the_reason_logged(peer, start_beacon, pki, manifest):
+    # Only a client at OpenSSL security level 0 can even present RSA-1024 (curl and our agent
+    # refuse to load it), so s_client stands in for an old device here.
+    beacon = start_beacon("require")
+    legacy = ["-cipher", "DEFAULT@SECLEVEL=0"]
+    assert helpers.openssl_accepted(peer, beacon.port, pki, manifest, "valid", *legacy)  # control
+    assert not helpers.openssl_accepted(peer, beacon.port, pki, manifest, "weak-key", *legacy)
+    beacon.stop()
+    weak = [c for c in beacon.records("connection")
+            if c["client_cert"] and "device-weak-key" in c["client_cert"]["subject"]]
+    assert len(weak) == 1 and weak[0]["alert_sent"] == "insufficient_security"
+    assert "1024" in weak[0]["error"]
