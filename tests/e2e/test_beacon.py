@@ -366,3 +366,43 @@ def test_a_weak_client_key_is_refused_with_the_reason_logged(peer, start_beacon,
             if c["client_cert"] and "device-weak-key" in c["client_cert"]["subject"]]
     assert len(weak) == 1 and weak[0]["alert_sent"] == "insufficient_security"
     assert "1024" in weak[0]["error"]
+
+
+def read_status(s):
+    data = b""
+    while b"\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    return int(data.split(b" ")[1])
+
+
+def test_oversized_headers_are_refused(start_beacon, pki, manifest):
+    beacon = start_beacon("require")
+    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
+        with tls_client(pki, manifest).wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"GET /ManageSoftDL/Policies/x.npl HTTP/1.1\r\nHost: localhost\r\nX-Pad: " +
+                      b"a" * 20000 + b"\r\n\r\n")
+            assert read_status(s) == 400
+
+
+def test_a_slow_client_is_cut_off(start_beacon, pki, manifest):
+    config = {"pki": str(pki), "timeouts": {"handshake_ms": 5000, "idle_ms": 800},
+              "listeners": [{"name": "https", "listen": "127.0.0.1:0", "client_auth": "require"}]}
+    beacon = start_beacon(config=config)
+    request = b"GET /ManageSoftDL/Policies/x.npl HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
+        with tls_client(pki, manifest).wrap_socket(raw, server_hostname="localhost") as s:
+            sent = 0
+            try:
+                for byte in request:  # one byte every 100 ms: the request would need ~6 s
+                    s.sendall(bytes([byte]))
+                    sent += 1
+                    time.sleep(0.1)
+                answered = read_status(s)
+            except (ConnectionError, ssl.SSLError, OSError):
+                answered = None
+    assert answered is None and sent < len(request), "the slow request was served"
+    beacon.stop()
+    assert "idle timeout" in [c["error"] for c in beacon.records("connection")]
