@@ -3,7 +3,9 @@ mode, seen by our agent as the outcome the issue names), every credential varian
 ignore/request/require with and without CRL checks (our agent, curl and openssl s_client must
 agree), atomic uploads, per-folder client auth by renegotiation, each misconfiguration knob,
 TLS versions, timeouts, garbage, and the realism knobs."""
+import contextlib
 import hashlib
+import pathlib
 import json
 import os
 import socket
@@ -110,7 +112,7 @@ def test_uploads_are_stored_whole_with_their_digest(peer, start_beacon, pki, man
     digest = hashlib.sha256(payload.read_bytes()).hexdigest()
     assert json.loads(body)["sha256"] == digest
     assert (store / "Inventories" / "device-0001.ndi").read_bytes() == payload.read_bytes()
-    assert stored_files(store) == [__import__("pathlib").Path("Inventories/device-0001.ndi")]
+    assert stored_files(store) == [pathlib.Path("Inventories/device-0001.ndi")]
 
 
 def test_refused_and_invalid_uploads_leave_nothing(peer, start_beacon, pki, manifest, tmp_path):
@@ -138,25 +140,27 @@ def test_upload_size_limit(peer, start_beacon, pki, manifest, tmp_path):
     small.write_bytes(b"x" * 500)
     assert put(peer, beacon.url, pki, manifest, "valid", big, "/ManageSoftRL/big.ndi")[1] == 413
     assert put(peer, beacon.url, pki, manifest, "valid", small, "/ManageSoftRL/small.ndi")[1] == 201
-    assert stored_files(store) == [__import__("pathlib").Path("small.ndi")]
+    assert stored_files(store) == [pathlib.Path("small.ndi")]
 
 
-def tls_client(pki, manifest, credential="valid"):
+@contextlib.contextmanager
+def tls_connection(beacon, pki, manifest, credential="valid"):
+    """A raw TLS connection to the beacon with `credential`, for byte-level client behaviour."""
     ctx = ssl.create_default_context(cafile=str(pki / manifest["trust"]["server_ca_bundle"]))
     cred = manifest["credentials"][credential]
     if cred["cert"]:
         ctx.load_cert_chain(str(pki / cred["cert"]), str(pki / cred["key"]))
-    return ctx
+    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            yield s
 
 
 def test_a_client_that_vanishes_mid_upload_leaves_no_file(start_beacon, pki, manifest, tmp_path):
     store = tmp_path / "store"
     beacon = start_beacon("require", args=["--store", store])
-    ctx = tls_client(pki, manifest)
-    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall(b"PUT /ManageSoftRL/half.ndi HTTP/1.1\r\nHost: localhost\r\n"
-                      b"Content-Length: 200000\r\n\r\n" + b"y" * 100_000)
+    with tls_connection(beacon, pki, manifest) as s:
+        s.sendall(b"PUT /ManageSoftRL/half.ndi HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Length: 200000\r\n\r\n" + b"y" * 100_000)
     # Prove the beacon has seen the end of that connection before looking at the store.
     beacon.stop()
     assert any(c["bytes_in"] > 100_000 for c in beacon.records("connection"))
@@ -343,14 +347,12 @@ def test_content_and_its_digest_manifest(peer, start_beacon, pki, manifest, tmp_
 def test_sigterm_during_an_upload_leaves_no_partial_file(start_beacon, pki, manifest, tmp_path):
     store = tmp_path / "store"
     beacon = start_beacon("require", args=["--store", store])
-    ctx = tls_client(pki, manifest)
-    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall(b"PUT /ManageSoftRL/slow.ndi HTTP/1.1\r\nHost: localhost\r\n"
-                      b"Content-Length: 100000\r\n\r\n" + b"z" * 1000)
-            started = time.monotonic()
-            assert beacon.stop() == 0            # SIGTERM: drains, then exits cleanly
-            assert time.monotonic() - started < 8  # bounded: the drain does not wait for ever
+    with tls_connection(beacon, pki, manifest) as s:
+        s.sendall(b"PUT /ManageSoftRL/slow.ndi HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Length: 100000\r\n\r\n" + b"z" * 1000)
+        started = time.monotonic()
+        assert beacon.stop() == 0            # SIGTERM: drains, then exits cleanly
+        assert time.monotonic() - started < 8  # bounded: the drain does not wait for ever
     assert stored_files(store) == []
 
 
@@ -380,11 +382,10 @@ def read_status(s):
 
 def test_oversized_headers_are_refused(start_beacon, pki, manifest):
     beacon = start_beacon("require")
-    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
-        with tls_client(pki, manifest).wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall(b"GET /ManageSoftDL/Policies/x.npl HTTP/1.1\r\nHost: localhost\r\nX-Pad: " +
-                      b"a" * 20000 + b"\r\n\r\n")
-            assert read_status(s) == 400
+    with tls_connection(beacon, pki, manifest) as s:
+        s.sendall(b"GET /ManageSoftDL/Policies/x.npl HTTP/1.1\r\nHost: localhost\r\nX-Pad: " +
+                  b"a" * 20000 + b"\r\n\r\n")
+        assert read_status(s) == 400
 
 
 def test_a_slow_client_is_cut_off(start_beacon, pki, manifest):
@@ -392,17 +393,16 @@ def test_a_slow_client_is_cut_off(start_beacon, pki, manifest):
               "listeners": [{"name": "https", "listen": "127.0.0.1:0", "client_auth": "require"}]}
     beacon = start_beacon(config=config)
     request = b"GET /ManageSoftDL/Policies/x.npl HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", beacon.port), timeout=10) as raw:
-        with tls_client(pki, manifest).wrap_socket(raw, server_hostname="localhost") as s:
-            sent = 0
-            try:
-                for byte in request:  # one byte every 100 ms: the request would need ~6 s
-                    s.sendall(bytes([byte]))
-                    sent += 1
-                    time.sleep(0.1)
-                answered = read_status(s)
-            except (ConnectionError, ssl.SSLError, OSError):
-                answered = None
+    sent = 0
+    try:
+        with tls_connection(beacon, pki, manifest) as s:
+            for byte in request:  # one byte every 100 ms: the request would need ~6 s
+                s.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(0.1)
+            answered = read_status(s)
+    except (ConnectionError, ssl.SSLError, OSError):
+        answered = None
     assert answered is None and sent < len(request), "the slow request was served"
     beacon.stop()
     assert "idle timeout" in [c["error"] for c in beacon.records("connection")]
