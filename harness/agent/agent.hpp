@@ -1,12 +1,15 @@
-// agent.hpp: the simulated inventory agent. One operation against one beacon over libcurl
-// (OpenSSL backend), with every structured signal kept as evidence and classified into an outcome.
-// Settings are named after the real agent's preferences they mirror.
+// agent.hpp: the simulated inventory agent's settings (named after the real agent's preferences
+// they mirror) and its entry points: one operation against one beacon, or against a failover
+// list with MgsPing-style selection. Everything the beacon or the credential does is reported in
+// the result record, never thrown.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/catalogue.hpp"
 #include "core/result.hpp"
@@ -22,21 +25,52 @@ class CurlGlobal {
   CurlGlobal& operator=(const CurlGlobal&) = delete;
 };
 
-struct AgentOptions {
-  std::string beacon_url;                     // https://host:port (no path)
-  std::filesystem::path ca_file;              // SSLCACertificateFile
-  std::optional<std::filesystem::path> cert;  // client certificate (PEM)
-  std::optional<std::filesystem::path> key;   // its private key (PEM, unencrypted)
-  std::string credential_name;                // label for the result ("valid", "none", ...)
-  std::string device = "device-0001";
-  bool check_server_certificate = true;  // CheckServerCertificate
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds total_timeout{30000};
-  std::optional<std::string> expect_sha256;  // digest of the expected payload, when known
+// The device's client identity (AddClientCertificateAndKey).
+struct ClientCredential {
+  std::string name = "none";                  // label for results: "valid", "none", "custom"...
+  std::optional<std::filesystem::path> cert;  // PEM (may carry the chain)
+  std::optional<std::filesystem::path> key;   // PEM, unencrypted
+  std::optional<std::filesystem::path> p12;   // or a PKCS#12 file
+  std::string p12_password;                   // never logged
 };
 
-// Throws InputError for options that make no request possible (bad URL, unreadable CA file).
-// Everything the beacon or the credential does is reported in the record, never thrown.
-ResultRecord run_operation(const Operation& op, const AgentOptions& options);
+// How the device trusts beacons.
+struct TrustSettings {
+  std::optional<std::filesystem::path> ca_file;   // SSLCACertificateFile
+  std::optional<std::filesystem::path> ca_path;   // SSLCACertificatePath (hashed folder)
+  bool check_server_certificate = true;           // CheckServerCertificate
+  std::optional<std::filesystem::path> crl_file;  // CheckCertificateRevocation, with this CRL
+};
+
+struct AgentOptions {
+  ClientCredential credential;
+  TrustSettings trust;
+  std::string device = "device-0001";
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds total_timeout{60000};
+  // Expected SHA-256 per catalogue `content` path, when the beacon is ours (engine knows them).
+  std::map<std::string, std::string> known_digests;
+};
+
+// A beacon in the device's failover list.
+struct BeaconChoice {
+  std::string url;   // https://host:port
+  int priority = 1;  // lower first
+};
+
+// Throws InputError for settings that make no request possible (bad URL, unreadable CA file or
+// folder, cert without key). A credential that cannot be loaded is an outcome, not an error.
+void validate(const AgentOptions& options, const std::vector<BeaconChoice>& beacons);
+
+// One operation against one beacon.
+ResultRecord run_operation(const Operation& op, const std::string& beacon_url,
+                           const AgentOptions& options);
+
+// One operation the way the real agent does it: rank the beacons (MgsPing: `select` timed 3
+// times each, 3 s timeout, up to 50 at once), try the best, fail over down the list. The record's
+// evidence.selection holds the ranking, every attempt and the beacon used.
+ResultRecord run_with_failover(const Operation& op, const Operation& select,
+                               const std::vector<BeaconChoice>& beacons,
+                               const AgentOptions& options);
 
 }  // namespace mtls::agent

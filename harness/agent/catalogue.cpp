@@ -1,64 +1,77 @@
 // catalogue.cpp: see catalogue.hpp.
 #include "agent/catalogue.hpp"
 
-#include "core/yaml_file.hpp"
+#include <botan/compression.h>
 
 #include "core/files.hpp"
 #include "core/home.hpp"
+#include "core/yaml_file.hpp"
 
 namespace mtls::agent {
 namespace fs = std::filesystem;
 
-std::string Operation::path_for(const std::string& device) const {
-  std::string p = path_template;
-  for (std::size_t at; (at = p.find("{device}")) != std::string::npos;) p.replace(at, 8, device);
-  return p;
+std::string with_device(std::string text, const std::string& device) {
+  for (std::size_t at = 0; (at = text.find("{device}", at)) != std::string::npos;
+       at += device.size())
+    text.replace(at, 8, device);
+  return text;
 }
 
-namespace {
-
-std::string field(const YAML::Node& node, const fs::path& file, const std::string& where,
-                  const std::string& key, bool required) {
-  const YAML::Node v = node[key];
-  if (!v) {
-    if (required)
-      throw InputError(file.string() + ":" + std::to_string(node.Mark().line + 1) + ": " + where +
-                       ": field '" + key + "' is missing");
-    return {};
-  }
-  if (!v.IsScalar())
-    throw InputError(file.string() + ":" + std::to_string(v.Mark().line + 1) + ": " + where +
-                     ": field '" + key + "' must be a string");
-  return v.as<std::string>();
+std::string RequestSpec::path_for(const std::string& device) const {
+  return with_device(path_template, device);
 }
 
-}  // namespace
+std::string RequestSpec::body_for(const std::string& device) const {
+  std::string body = payload ? with_device(*payload, device) : std::string();
+  if (!gzip) return body;
+  std::unique_ptr<Botan::Compression_Algorithm> z(Botan::make_compressor("gzip"));
+  if (!z) throw HarnessError("this Botan build has no gzip compression");
+  Botan::secure_vector<uint8_t> buf(body.begin(), body.end());
+  z->start();
+  z->finish(buf);
+  return std::string(buf.begin(), buf.end());
+}
 
 Catalogue Catalogue::load(const fs::path& file) {
+  const YamlFields y(file);
   const YAML::Node root = load_yaml_file(file);
-  const YAML::Node ops = root["operations"];
-  if (!ops || !ops.IsMap()) throw InputError(file.string() + ": 'operations' must be a mapping");
+  const YAML::Node ops = y.map(root, "operations", "operations", true);
   Catalogue c;
   for (const auto& entry : ops) {
     Operation op;
     op.id = entry.first.as<std::string>();
     const std::string where = "operations." + op.id;
-    if (!entry.second.IsMap())
-      throw InputError(file.string() + ": " + where + " must be a mapping");
-    op.description = field(entry.second, file, where, "description", false);
-    op.method = field(entry.second, file, where, "method", true);
-    op.path_template = field(entry.second, file, where, "path", true);
-    if (auto content = field(entry.second, file, where, "content", false); !content.empty())
-      op.content = content;
-    if (auto format = field(entry.second, file, where, "format", false); !format.empty())
-      op.format = format;
-    if (op.method != "GET" && op.method != "HEAD")
-      throw InputError(file.string() + ": " + where + ".method: '" + op.method +
-                       "' is not supported yet (GET, HEAD)");
-    if (!op.path_template.starts_with("/"))
-      throw InputError(file.string() + ": " + where + ".path: must start with '/'");
-    if (op.format != "xml" && op.format != "any")
-      throw InputError(file.string() + ": " + where + ".format: must be xml or any");
+    if (!entry.second.IsMap()) y.fail(entry.second, where, "must be a mapping");
+    op.description = y.str(entry.second, "description", where + ".description");
+    const YAML::Node reqs = entry.second["requests"];
+    if (!reqs || !reqs.IsSequence() || reqs.size() == 0)
+      y.fail(reqs ? reqs : entry.second, where + ".requests", "must be a non-empty list");
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      const YAML::Node r = reqs[i];
+      const std::string f = where + ".requests[" + std::to_string(i) + "]";
+      if (!r.IsMap()) y.fail(r, f, "must be a mapping");
+      RequestSpec spec;
+      spec.method = y.str(r, "method", f + ".method", "", true);
+      y.one_of(r["method"], f + ".method", spec.method, {"GET", "HEAD", "PUT"});
+      spec.path_template = y.str(r, "path", f + ".path", "", true);
+      if (!spec.path_template.starts_with("/"))
+        y.fail(r["path"], f + ".path", "must start with '/'");
+      if (r["content"]) spec.content = y.str(r, "content", f + ".content");
+      const std::string digest = y.str(r, "digest", f + ".digest", "");
+      if (!digest.empty()) y.one_of(r["digest"], f + ".digest", digest, {"sha256sums"});
+      spec.digest_from_sums = digest == "sha256sums";
+      spec.format = y.str(r, "format", f + ".format", "any");
+      y.one_of(r["format"] ? r["format"] : r, f + ".format", spec.format, {"xml", "any"});
+      spec.gzip = y.boolean(r, "gzip", f + ".gzip", false);
+      if (r["payload"]) {
+        const fs::path payload = file.parent_path() / y.str(r, "payload", f + ".payload");
+        spec.payload = read_file(payload);
+      }
+      if (spec.method == "PUT" && !spec.payload) y.fail(r, f + ".payload", "a PUT needs a payload");
+      if (spec.method != "PUT" && (spec.payload || spec.gzip))
+        y.fail(r, f + ".payload", "only a PUT sends a payload");
+      op.requests.push_back(std::move(spec));
+    }
     c.ops_.emplace(op.id, std::move(op));
   }
   return c;

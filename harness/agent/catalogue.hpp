@@ -1,5 +1,5 @@
 // catalogue.hpp: the operation catalogue (fixtures/operations.yaml): what each agent operation
-// sends and how its answer is verified.
+// sends, in which order, and how each answer is verified.
 #pragma once
 
 #include <filesystem>
@@ -10,20 +10,30 @@
 
 namespace mtls::agent {
 
+struct RequestSpec {
+  std::string method;                  // GET, HEAD or PUT
+  std::string path_template;           // contains {device}
+  std::optional<std::string> content;  // GET: file under fixtures/content/ (our beacons' digest)
+  bool digest_from_sums = false;       // GET: expected digest from the beacon's SHA256SUMS
+  std::string format = "any";          // GET: "xml" or "any" when no digest is known
+  std::optional<std::string> payload;  // PUT: the payload template's contents ({device} in it)
+  bool gzip = false;                   // PUT: gzip the payload
+
+  std::string path_for(const std::string& device) const;
+  // The bytes a PUT sends for `device` (template filled in, gzipped if asked).
+  std::string body_for(const std::string& device) const;
+};
+
 struct Operation {
   std::string id;
   std::string description;
-  std::string method;
-  std::string path_template;           // contains {device}
-  std::optional<std::string> content;  // relative to fixtures/content
-  std::string format = "any";          // "xml" or "any"
-
-  std::string path_for(const std::string& device) const;
+  std::vector<RequestSpec> requests;
 };
 
 class Catalogue {
  public:
-  // Throws InputError naming the file and field.
+  // Throws InputError naming the file, line and field. Payload files are read here, relative to
+  // `fixtures` (default: the file's folder).
   static Catalogue load(const std::filesystem::path& file);
   static Catalogue load_default();  // fixtures/operations.yaml
 
@@ -34,5 +44,8 @@ class Catalogue {
  private:
   std::map<std::string, Operation> ops_;
 };
+
+// Replaces every "{device}" in `text`.
+std::string with_device(std::string text, const std::string& device);
 
 }  // namespace mtls::agent

@@ -73,6 +73,7 @@ Response ContentStore::handle(std::string_view method, std::string_view target) 
   if (method != "GET" && method != "HEAD") return text(405, "method not allowed");
   if (!path.starts_with(kDownloadPrefix)) return text(404, "not found");
   std::string_view rel = path.substr(kDownloadPrefix.size());
+  if (rel.empty()) return text(200, "ManageSoftDL");  // the folder itself: what agents ping
   if (!safe_relative_path(rel)) return text(400, "bad path");
   return download(rel);
 }

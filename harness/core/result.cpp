@@ -35,6 +35,8 @@ nlohmann::json to_json(const Evidence& e) {
       {"payload_check", opt(e.payload_check)},
       {"payload_verified", opt(e.payload_verified)},
       {"beacon_log", e.beacon_log.is_null() ? nlohmann::json(nullptr) : e.beacon_log},
+      {"steps", e.steps.is_null() ? nlohmann::json::array() : e.steps},
+      {"selection", e.selection.is_null() ? nlohmann::json(nullptr) : e.selection},
   };
 }
 

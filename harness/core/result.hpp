@@ -29,6 +29,8 @@ struct Evidence {
   std::optional<std::string> payload_check;  // "sha256", "format" or null when not checked
   std::optional<bool> payload_verified;
   nlohmann::json beacon_log;  // the beacon's own record of this attempt, when the beacon is ours
+  nlohmann::json steps;       // every request the operation made (method, path, outcome, ...)
+  nlohmann::json selection;   // beacon ranking, failover attempts and the beacon used
 };
 
 struct ResultRecord {

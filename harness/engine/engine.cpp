@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "beacon/content.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/process.hpp"
@@ -79,6 +80,20 @@ class BeaconProcess {
   std::optional<ChildProcess> child_;
 };
 
+// How the agent presents a manifest credential.
+agent::ClientCredential credential_for(const pki::Credential& c) {
+  agent::ClientCredential out;
+  out.name = c.name;
+  out.cert = c.cert;
+  out.key = c.key;
+  out.p12 = c.p12;
+  if (c.p12_password_file) {
+    std::string pw = read_file(*c.p12_password_file);
+    out.p12_password = pw.substr(0, pw.find_first_of("\r\n"));
+  }
+  return out;
+}
+
 // The beacon's log records of one client connection, found by the agent's local port.
 json beacon_evidence(const fs::path& log, long local_port) {
   std::error_code ec;
@@ -97,6 +112,7 @@ json beacon_evidence(const fs::path& log, long local_port) {
 
 struct Check {
   ResultRecord record;
+  std::string url;
   agent::AgentOptions agent;
   const agent::Operation* op;
   std::size_t beacon_index;
@@ -112,6 +128,18 @@ RunResult run(const RunOptions& o) {
   const agent::Catalogue catalogue = agent::Catalogue::load_default();
   for (const auto& s : scenarios)
     for (const auto& op : s.operations) (void)catalogue.get(op);
+  // What our beacons serve, and so the SHA-256 the agent must find in each download.
+  const beacon::ContentStore content(fixtures_dir() / "content");
+  std::map<std::string, std::string> digests;
+  for (const auto& id : catalogue.ids())
+    for (const auto& r : catalogue.get(id).requests)
+      if (r.content) {
+        auto d = content.digest(*r.content);
+        if (!d)
+          throw InputError("fixtures/operations.yaml: operation " + id + ": content " + *r.content +
+                           " is not in fixtures/content");
+        digests[*r.content] = *d;
+      }
 
   std::error_code ec;
   fs::create_directories(o.out, ec);
@@ -146,9 +174,9 @@ RunResult run(const RunOptions& o) {
         {{"id", sc.id}, {"file", sc.file.string()}, {"sha256", sha256_file_hex(sc.file)}});
     for (const auto& c : sc.credentials) {
       const auto& cred = manifest.credential(c);
-      if (cred.p12)
+      if (cred.p12 && !cred.p12_password_file)
         throw InputError(sc.file.string() + ": credential '" + c +
-                         "' is a PKCS#12 file, which the simulated agent cannot present yet");
+                         "': the PKI manifest does not say where its PKCS#12 password is");
       if (!cred.expected.contains(sc.policy_key()))
         throw InputError(sc.file.string() + ": credential '" + c +
                          "' has no expectation for policy '" + sc.policy_key() +
@@ -186,13 +214,10 @@ RunResult run(const RunOptions& o) {
             ch.record.entry_path = path;
             ch.record.check_id = ch.record.beacon + "/" + op.id + "/" + cname + "/" + path;
             ch.record.expected = cred.expected.at(sc.policy_key());
-            ch.agent.beacon_url = beacons[bi]->url();
-            ch.agent.ca_file = manifest.server_ca;
-            ch.agent.cert = cred.cert;
-            ch.agent.key = cred.key;
-            ch.agent.credential_name = cname;
-            if (op.content)
-              ch.agent.expect_sha256 = sha256_file_hex(fixtures_dir() / "content" / *op.content);
+            ch.url = beacons[bi]->url();
+            ch.agent.trust.ca_file = manifest.server_ca;
+            ch.agent.credential = credential_for(cred);
+            ch.agent.known_digests = digests;
             if (cname != sc.control_credential) ch.control = control_index;
             plan.push_back(std::move(ch));
           }
@@ -201,7 +226,7 @@ RunResult run(const RunOptions& o) {
     std::vector<ResultRecord> done;
     for (std::size_t i = 0; i < plan.size(); ++i) {
       Check& ch = plan[i];
-      ResultRecord got = agent::run_operation(*ch.op, ch.agent);
+      ResultRecord got = agent::run_operation(*ch.op, ch.url, ch.agent);
       ResultRecord r = ch.record;
       r.outcome = got.outcome;
       r.evidence = got.evidence;

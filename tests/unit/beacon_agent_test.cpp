@@ -40,16 +40,24 @@ class BeaconAgent : public ::testing::Test {
     return b;
   }
 
-  agent::AgentOptions options(const beacon::Beacon& b, const std::string& credential) {
+  agent::AgentOptions options(const std::string& credential) {
     agent::AgentOptions o;
-    o.beacon_url = "https://127.0.0.1:" + std::to_string(b.port());
-    o.ca_file = manifest.server_ca;
+    o.trust.ca_file = manifest.server_ca;
     const auto& c = manifest.credential(credential);
-    o.cert = c.cert;
-    o.key = c.key;
-    o.credential_name = credential;
-    o.expect_sha256 = sha256_file_hex(fixtures_dir() / "content" / *op().content);
+    o.credential.cert = c.cert;
+    o.credential.key = c.key;
+    o.credential.name = credential;
+    const std::string content = *op().requests.front().content;
+    o.known_digests[content] = sha256_file_hex(fixtures_dir() / "content" / content);
     return o;
+  }
+
+  static std::string url(const beacon::Beacon& b) {
+    return "https://127.0.0.1:" + std::to_string(b.port());
+  }
+
+  ResultRecord run(const beacon::Beacon& b, const agent::AgentOptions& o) {
+    return agent::run_operation(op(), url(b), o);
   }
 
   const agent::Operation& op() { return catalogue.get("download-policy"); }
@@ -72,7 +80,7 @@ class BeaconAgent : public ::testing::Test {
 
 TEST_F(BeaconAgent, ValidCertificateIsAcceptedWithVerifiedPayload) {
   auto b = start(beacon::ClientAuth::kRequire, "valid.log");
-  auto r = agent::run_operation(op(), options(*b, "valid"));
+  auto r = run(*b, options("valid"));
   EXPECT_EQ(to_string(r.outcome), "ACCEPTED") << r.reason << " " << r.evidence.curl_error;
   EXPECT_EQ(r.evidence.http_status, 200);
   EXPECT_EQ(r.evidence.payload_check, "sha256");
@@ -89,7 +97,7 @@ TEST_F(BeaconAgent, ValidCertificateIsAcceptedWithVerifiedPayload) {
 
 TEST_F(BeaconAgent, NoCertificateIsRejectedInTheHandshakeWithTheAlertTheBeaconSent) {
   auto b = start(beacon::ClientAuth::kRequire, "none.log");
-  auto r = agent::run_operation(op(), options(*b, "none"));
+  auto r = run(*b, options("none"));
   EXPECT_EQ(to_string(r.outcome), "REJECTED_HANDSHAKE") << r.reason;
   ASSERT_TRUE(r.evidence.tls_alert.has_value());
   EXPECT_FALSE(r.evidence.handshake_completed);
@@ -104,37 +112,37 @@ TEST_F(BeaconAgent, NoCertificateIsRejectedInTheHandshakeWithTheAlertTheBeaconSe
 
 TEST_F(BeaconAgent, IgnoreModeLetsADeviceWithoutCertificateIn) {
   auto b = start(beacon::ClientAuth::kIgnore, "ignore.log");
-  auto r = agent::run_operation(op(), options(*b, "none"));
+  auto r = run(*b, options("none"));
   EXPECT_EQ(to_string(r.outcome), "ACCEPTED") << r.reason;
 }
 
 TEST_F(BeaconAgent, RequestModeLetsADeviceWithoutCertificateInAndTheValidOneToo) {
   auto b = start(beacon::ClientAuth::kRequest, "request.log");
-  EXPECT_EQ(to_string(agent::run_operation(op(), options(*b, "none")).outcome), "ACCEPTED");
-  EXPECT_EQ(to_string(agent::run_operation(op(), options(*b, "valid")).outcome), "ACCEPTED");
+  EXPECT_EQ(to_string(run(*b, options("none")).outcome), "ACCEPTED");
+  EXPECT_EQ(to_string(run(*b, options("valid")).outcome), "ACCEPTED");
 }
 
 TEST_F(BeaconAgent, AgentThatDoesNotTrustTheBeaconSaysSo) {
   auto b = start(beacon::ClientAuth::kRequire, "untrusted.log");
-  auto o = options(*b, "valid");
-  o.ca_file = manifest.client_ca;  // the wrong hierarchy
-  auto r = agent::run_operation(op(), o);
+  auto o = options("valid");
+  o.trust.ca_file = manifest.client_ca;  // the wrong hierarchy
+  auto r = run(*b, o);
   EXPECT_EQ(to_string(r.outcome), "SERVER_UNTRUSTED") << r.reason;
 }
 
 TEST_F(BeaconAgent, MismatchedKeyIsAClientCredentialError) {
   auto b = start(beacon::ClientAuth::kRequire, "mismatch.log");
-  auto o = options(*b, "valid");
-  o.key = manifest.beacon("beacon-a").key;
-  auto r = agent::run_operation(op(), o);
+  auto o = options("valid");
+  o.credential.key = manifest.beacon("beacon-a").key;
+  auto r = run(*b, o);
   EXPECT_EQ(to_string(r.outcome), "CLIENT_CREDENTIAL_ERROR") << r.reason;
 }
 
 TEST_F(BeaconAgent, WrongDigestIsNotAccepted) {
   auto b = start(beacon::ClientAuth::kRequire, "digest.log");
-  auto o = options(*b, "valid");
-  o.expect_sha256 = std::string(64, '0');
-  auto r = agent::run_operation(op(), o);
+  auto o = options("valid");
+  o.known_digests.begin()->second = std::string(64, '0');
+  auto r = run(*b, o);
   EXPECT_EQ(to_string(r.outcome), "PROTOCOL_ERROR") << r.reason;
   EXPECT_EQ(r.evidence.payload_verified, false);
 }
@@ -145,10 +153,7 @@ TEST_F(BeaconAgent, NothingListeningIsUnreachable) {
     auto b = start(beacon::ClientAuth::kRequire, "gone.log");
     port = b->port();
   }  // stopped and closed: nothing listens there now
-  agent::AgentOptions o;
-  o.beacon_url = "https://127.0.0.1:" + std::to_string(port);
-  o.ca_file = manifest.server_ca;
-  auto r = agent::run_operation(op(), o);
+  auto r = agent::run_operation(op(), "https://127.0.0.1:" + std::to_string(port), options("none"));
   EXPECT_EQ(to_string(r.outcome), "UNREACHABLE") << r.reason;
 }
 

@@ -51,10 +51,10 @@ TEST_F(ContentTest, MissingNonPolicyFileIs404) {
 
 TEST_F(ContentTest, TraversalAndOddPathsAre400) {
   ContentStore store(dir.path());
-  for (const char* t : {"/ManageSoftDL/../secret.txt", "/ManageSoftDL/Policies/../../secret.txt",
-                        "/ManageSoftDL/%2e%2e/secret.txt", "/ManageSoftDL//Policies/dev-7.npl",
-                        "/ManageSoftDL/./Policies/dev-7.npl", "/ManageSoftDL/",
-                        "/ManageSoftDL/Policies\\dev-7.npl"}) {
+  for (const char* t :
+       {"/ManageSoftDL/../secret.txt", "/ManageSoftDL/Policies/../../secret.txt",
+        "/ManageSoftDL/%2e%2e/secret.txt", "/ManageSoftDL//Policies/dev-7.npl",
+        "/ManageSoftDL/./Policies/dev-7.npl", "/ManageSoftDL/Policies\\dev-7.npl"}) {
     auto r = store.handle("GET", t);
     EXPECT_EQ(r.status, 400u) << t;
     EXPECT_EQ(r.body.find("outside"), std::string::npos) << t;

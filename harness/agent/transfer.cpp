@@ -1,0 +1,195 @@
+// transfer.cpp: see transfer.hpp.
+#include "agent/transfer.hpp"
+
+#include <openssl/ssl.h>
+
+#include <botan/hex.h>
+#include <nlohmann/json.hpp>
+
+#include "core/files.hpp"
+
+namespace mtls::agent {
+namespace {
+
+constexpr std::size_t kKeepBody = 64 * 1024;
+
+// The ex_data slot that links curl's SSL_CTX to a Transfer's Observation. Allocated once.
+int observation_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+void info_callback(const SSL* ssl, int where, int ret) {
+  auto* obs = static_cast<Transfer::Observation*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), observation_index()));
+  if (obs == nullptr) return;
+  if (where & SSL_CB_HANDSHAKE_DONE) {
+    obs->handshake_done = true;
+    obs->version = SSL_get_version(ssl);
+    obs->cipher = SSL_get_cipher_name(ssl);
+  }
+  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ)) {
+    const int desc = ret & 0xff;
+    if (desc != 0 && !obs->alert_code) {  // 0 = close_notify: an orderly close, not a rejection
+      obs->alert_code = desc;
+      obs->alert_after_handshake = obs->handshake_done;
+      if (obs->version.empty()) obs->version = SSL_get_version(ssl);
+    }
+  }
+}
+
+CURLcode ssl_ctx_callback(CURL*, void* ssl_ctx, void* user) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_ex_data(ctx, observation_index(), user);
+  SSL_CTX_set_info_callback(ctx, info_callback);
+  return CURLE_OK;
+}
+
+size_t write_callback(char* data, size_t, size_t n, void* user) {
+  auto* d = static_cast<Transfer::Download*>(user);
+  d->hash->update(reinterpret_cast<const uint8_t*>(data), n);
+  if (d->kept.size() < kKeepBody) d->kept.append(data, std::min(n, kKeepBody - d->kept.size()));
+  d->size += static_cast<long long>(n);
+  return n;
+}
+
+size_t read_callback(char* buffer, size_t size, size_t nitems, void* user) {
+  auto* u = static_cast<Transfer::Upload*>(user);
+  const std::size_t n = std::min(size * nitems, u->data.size() - u->offset);
+  std::memcpy(buffer, u->data.data() + u->offset, n);
+  u->offset += n;
+  return n;
+}
+
+bool looks_like_xml(const std::string& head) {
+  std::size_t i = head.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+  while (i < head.size() && std::isspace(static_cast<unsigned char>(head[i]))) ++i;
+  return i < head.size() && head[i] == '<';
+}
+
+}  // namespace
+
+Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::string& url,
+                   std::string upload, std::optional<std::string> expected_sha256,
+                   std::chrono::milliseconds total_timeout)
+    : easy_(curl_easy_init()), spec_(spec), expected_(std::move(expected_sha256)), url_(url) {
+  if (easy_ == nullptr) throw HarnessError("curl_easy_init failed");
+  up_.data = std::move(upload);
+  CURL* c = easy_;
+  curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf_);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "mtls-harness-agent");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(total_timeout.count()));
+  // A device's requests are its own: no connection or TLS session shared with another request.
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, o.trust.check_server_certificate ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, o.trust.check_server_certificate ? 2L : 0L);
+  // Trust only what the settings name: never the system store.
+  ca_file_ = o.trust.ca_file ? o.trust.ca_file->string() : "";
+  ca_path_ = o.trust.ca_path ? o.trust.ca_path->string() : "";
+  curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.empty() ? nullptr : ca_file_.c_str());
+  curl_easy_setopt(c, CURLOPT_CAPATH, ca_path_.empty() ? nullptr : ca_path_.c_str());
+  if (o.trust.crl_file) {
+    crl_ = o.trust.crl_file->string();
+    curl_easy_setopt(c, CURLOPT_CRLFILE, crl_.c_str());
+  }
+  const ClientCredential& cred = o.credential;
+  if (cred.p12) {
+    cert_ = cred.p12->string();
+    password_ = cred.p12_password;
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cert_.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "P12");
+    curl_easy_setopt(c, CURLOPT_KEYPASSWD, password_.c_str());
+  } else if (cred.cert) {
+    cert_ = cred.cert->string();
+    key_ = cred.key ? cred.key->string() : "";
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cert_.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(c, CURLOPT_SSLKEY, key_.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_callback);
+  curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &obs_);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_callback);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &down_);
+  if (spec.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  if (spec.method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_callback);
+    curl_easy_setopt(c, CURLOPT_READDATA, &up_);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(up_.data.size()));
+    headers_ = curl_slist_append(headers_, "Expect:");  // beacons do not send 100-continue
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
+  }
+}
+
+Transfer::~Transfer() {
+  curl_easy_cleanup(easy_);
+  curl_slist_free_all(headers_);
+  std::fill(password_.begin(), password_.end(), '\0');
+}
+
+RequestResult Transfer::finish(CURLcode code) {
+  RequestResult out;
+  Evidence& e = out.evidence;
+  CURL* c = easy_;
+  e.curl_code = code;
+  e.curl_error = errbuf_[0] != '\0' ? errbuf_ : (code != CURLE_OK ? curl_easy_strerror(code) : "");
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (status > 0) e.http_status = status;
+  curl_off_t total_us = 0, down = 0, up = 0;
+  long header_size = 0, request_size = 0, local_port = 0;
+  curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total_us);
+  curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
+  curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+  curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &header_size);
+  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(c, CURLINFO_LOCAL_PORT, &local_port);
+  e.elapsed_ms = static_cast<double>(total_us) / 1000.0;
+  e.bytes_received = header_size + down;
+  e.bytes_sent = request_size + up;
+  if (local_port > 0) e.local_port = local_port;
+  e.handshake_completed = obs_.handshake_done;
+  if (!obs_.version.empty()) e.tls_version = obs_.version;
+  if (!obs_.cipher.empty()) e.tls_cipher = obs_.cipher;
+  if (obs_.alert_code) {
+    e.tls_alert_code = *obs_.alert_code;
+    e.tls_alert = alert_name(*obs_.alert_code);
+    e.alert_after_handshake = obs_.alert_after_handshake;
+  }
+  Signals s{code, obs_.alert_code, obs_.alert_after_handshake, obs_.handshake_done, e.http_status,
+            {}};
+  if (code == CURLE_OK && status >= 200 && status < 300) {
+    if (spec_.method == "GET") {
+      e.payload_sha256 = Botan::hex_encode(down_.hash->final(), false);
+      if (expected_) {
+        e.payload_check = "sha256";
+        e.payload_verified = *e.payload_sha256 == *expected_;
+      } else {
+        e.payload_check = "format:" + spec_.format;
+        e.payload_verified = spec_.format != "xml" || looks_like_xml(down_.kept);
+      }
+    } else if (spec_.method == "PUT") {
+      // Our beacons return what they stored: its SHA-256 must be that of what we sent.
+      e.payload_sha256 = sha256_hex(up_.data);
+      const auto receipt = nlohmann::json::parse(down_.kept, nullptr, false);
+      if (receipt.is_object() && receipt.contains("sha256") && receipt["sha256"].is_string()) {
+        e.payload_check = "upload-digest";
+        e.payload_verified = receipt["sha256"].get<std::string>() == *e.payload_sha256;
+      } else {
+        e.payload_check = "none";  // a beacon that returns no digest: accepted, not verified
+      }
+    }
+    s.payload_verified = e.payload_verified;
+  }
+  out.classification = classify(s);
+  out.body = std::move(down_.kept);
+  return out;
+}
+
+}  // namespace mtls::agent

@@ -1,0 +1,69 @@
+// transfer.hpp: one HTTP request on one libcurl easy handle (OpenSSL backend), with every
+// structured signal kept: the TLS alert and handshake state from an OpenSSL info callback on
+// curl's SSL_CTX, curl's code, HTTP status, sizes, timings; the body hashed while it streams.
+// Used synchronously and on curl's multi interface alike.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <botan/hash.h>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/agent.hpp"
+#include "agent/classify.hpp"
+
+namespace mtls::agent {
+
+// What one request ended as.
+struct RequestResult {
+  Classification classification;
+  Evidence evidence;
+  std::string body;  // the response body when small (<= 64 KiB): SHA256SUMS, upload receipts
+};
+
+class Transfer {
+ public:
+  // `url` is the full URL; `upload` the PUT body; `expected_sha256` checks a GET's payload.
+  Transfer(const AgentOptions& options, const RequestSpec& spec, const std::string& url,
+           std::string upload, std::optional<std::string> expected_sha256,
+           std::chrono::milliseconds total_timeout);
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer();
+
+  CURL* handle() const { return easy_; }
+  // Call once curl is done with the handle (curl_easy_perform's or the multi's result).
+  RequestResult finish(CURLcode code);
+
+  // Internal state the C callbacks reach through their user pointer.
+  struct Observation {
+    bool handshake_done = false;
+    std::optional<int> alert_code;
+    bool alert_after_handshake = false;
+    std::string version, cipher;
+  };
+  struct Download {
+    std::unique_ptr<Botan::HashFunction> hash = Botan::HashFunction::create_or_throw("SHA-256");
+    std::string kept;  // first 64 KiB
+    long long size = 0;
+  };
+  struct Upload {
+    std::string data;
+    std::size_t offset = 0;
+  };
+
+ private:
+  CURL* easy_;
+  const RequestSpec& spec_;
+  std::optional<std::string> expected_;
+  Observation obs_;
+  Download down_;
+  Upload up_;
+  std::string url_, ca_file_, ca_path_, crl_, cert_, key_, password_;
+  curl_slist* headers_ = nullptr;
+  char errbuf_[CURL_ERROR_SIZE] = {0};
+};
+
+}  // namespace mtls::agent
