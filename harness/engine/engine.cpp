@@ -218,7 +218,9 @@ RunResult run(const RunOptions& o) {
             ch.agent.trust.ca_file = manifest.server_ca;
             ch.agent.credential = credential_for(cred);
             ch.agent.known_digests = digests;
-            if (cname != sc.control_credential) ch.control = control_index;
+            // Every negative check is paired with the positive control; positives stand alone.
+            if (cname != sc.control_credential && ch.record.expected == Expectation::kRejected)
+              ch.control = control_index;
             plan.push_back(std::move(ch));
           }
         }

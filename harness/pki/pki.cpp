@@ -316,7 +316,8 @@ void init(const InitOptions& o) {
 
   // --- beacons: issued by the server CA --------------------------------------------------------
   json beacons = json::object();
-  for (const std::string name : {"beacon-a", "beacon-b"}) {
+  std::optional<Botan::X509_Certificate> revoked_beacon;
+  for (const std::string name : {"beacon-a", "beacon-b", "beacon-revoked"}) {
     const std::string domain = name + ".mtls-harness.test";
     const std::vector<std::string> names = {"localhost", "127.0.0.1", domain, "mtls." + domain,
                                             "open." + domain};
@@ -327,10 +328,20 @@ void init(const InitOptions& o) {
     opts.constraints = Botan::Key_Constraints::DIGITAL_SIGNATURE;
     opts.add_ex_constraint("PKIX.ServerAuth");
     const Issued leaf = is.sign(server_ca, opts, is.key());
+    const bool revoked = name == "beacon-revoked";  // listed in the server CA's CRL
+    if (revoked) revoked_beacon = leaf.cert;
     beacons[name] = {{"cert", w.certs("beacons/" + name + ".pem", {leaf.cert}, "beacon-cert")},
                      {"key", w.key("beacons/" + name + ".key", *leaf.key, "beacon-key")},
-                     {"names", names}};
+                     {"names", names},
+                     {"revoked", revoked}};
   }
+  // The server CA's CRL: agents that check revocation must refuse beacon-revoked.
+  Botan::X509_CA server_signer(server_ca.cert, *server_ca.key, kHash, rng);
+  w.crls("ca/server-crl.pem",
+         {server_signer.update_crl(server_signer.new_crl(rng, now, kCrlLifetime),
+                                   {revocation_entry(*revoked_beacon, Botan::CRL_Code::KEY_COMPROMISE, now)},
+                                   rng, now, kCrlLifetime)},
+         "server-crl");
 
   // --- client credentials ----------------------------------------------------------------------
   json creds = json::object();
@@ -452,6 +463,7 @@ void init(const InitOptions& o) {
         {"client_ca_bundle", "ca/client-ca-bundle.pem"},
         {"client_crls", "ca/client-crls.pem"},
         {"server_ca_bundle", "ca/server-ca.pem"},
+        {"server_crl", "ca/server-crl.pem"},
         {"untrusted_ca", "ca/other-ca.pem"}}},
       {"beacons", beacons},
       {"credentials", creds},

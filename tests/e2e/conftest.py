@@ -200,3 +200,121 @@ def start_beacon(tmp_path, pki, diag):
     # A beacon must exit 0 on SIGTERM: a crash or a sanitizer report (ASan build) fails the test.
     bad = [b for b in started if b.stop() != 0]
     assert not bad, "beacon did not exit cleanly:\n" + "\n".join(b.diagnostics() for b in bad)
+
+
+class ReferenceServer:
+    """A TLS server no one here wrote, on 127.0.0.1 with a kernel-chosen port.
+
+    nginx: the test binds the listening socket itself (port 0) and hands it to nginx through
+    nginx's inherited-socket variable, so the port is known and connections queue before nginx
+    has even started (no readiness polling). openssl s_server: `-accept 127.0.0.1:0` prints
+    "ACCEPT host:port" once it listens; that line is the ready signal."""
+
+    def __init__(self, workdir, cmd, proc, port, logs):
+        self.workdir, self.cmd, self.proc, self.port, self.logs = workdir, cmd, proc, port, logs
+        self.url = f"https://127.0.0.1:{port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def diagnostics(self):
+        logs = "\n".join(f"  {p.name}:\n{_read_text(p)}" for p in self.logs)
+        return f"reference server: {shlex.join(self.cmd)}\n  exit: {self.proc.poll()}\n{logs}"
+
+
+def _content_root(workdir):
+    """A document root serving the policy path, for servers that serve plain files."""
+    root = workdir / "www"
+    target = root / "ManageSoftDL" / "Policies"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "device-0001.npl").write_bytes(
+        (HOME / "fixtures" / "content" / "ManageSoftDL" / "Policies" / "default.npl").read_bytes())
+    return root
+
+
+def start_nginx(workdir, pki, manifest, protocols="TLSv1.2 TLSv1.3", verify="on"):
+    import socket as _socket
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "logs").mkdir(exist_ok=True)
+    root = _content_root(workdir)
+    listener = _socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    beacon = manifest["beacons"]["beacon-a"]
+    conf = workdir / "nginx.conf"
+    conf.write_text(f"""
+daemon off; master_process on; worker_processes 1; user root;
+error_log {workdir}/logs/error.log info; pid {workdir}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+  access_log {workdir}/logs/access.log;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {pki / beacon['cert']}; ssl_certificate_key {pki / beacon['key']};
+    ssl_client_certificate {pki / manifest['trust']['client_ca_roots']};
+    ssl_verify_client {verify}; ssl_verify_depth 3; ssl_protocols {protocols};
+    root {root};
+  }}
+}}
+""")
+    cmd = ["nginx", "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "logs" / "error.log")]
+    env = dict(os.environ, NGINX=f"{listener.fileno()};")
+    with open(workdir / "logs" / "stderr", "wb") as err:
+        proc = subprocess.Popen(cmd, env=env, pass_fds=[listener.fileno()], stderr=err,
+                                stdin=subprocess.DEVNULL)
+    listener.close()  # nginx holds its own copy
+    return ReferenceServer(workdir, cmd, proc, port,
+                           [workdir / "logs" / "stderr", workdir / "logs" / "error.log"])
+
+
+def start_s_server(workdir, pki, manifest, *extra):
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = _content_root(workdir)
+    beacon = manifest["beacons"]["beacon-a"]
+    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki / beacon["cert"]),
+           "-key", str(pki / beacon["key"]), "-CAfile", str(pki / manifest["trust"]["client_ca_roots"]),
+           "-WWW", *extra]
+    err_path = workdir / "s_server.stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    port = None
+    while port is None and sel.select(timeout=READY_TIMEOUT_S):
+        line = proc.stdout.readline().decode()
+        if not line:
+            break
+        if line.startswith("ACCEPT"):
+            port = int(line.rsplit(":", 1)[1])
+    sel.close()
+    server = ReferenceServer(workdir, cmd, proc, port, [err_path])
+    if port is None:
+        server.stop()
+        raise RuntimeError("s_server did not start\n" + server.diagnostics())
+    return server
+
+
+@pytest.fixture
+def reference_servers(tmp_path, pki, manifest, diag):
+    """Factory: reference_servers("nginx", protocols=...) or ("s_server", *flags); stopped after."""
+    started = []
+
+    def start(kind, *args, **kwargs):
+        workdir = tmp_path / f"{kind}-{len(started)}"
+        server = (start_nginx(workdir, pki, manifest, *args, **kwargs) if kind == "nginx"
+                  else start_s_server(workdir, pki, manifest, *args))
+        started.append(server)
+        diag.add(server.diagnostics)
+        return server
+
+    yield start
+    for s in started:
+        s.stop()
