@@ -338,9 +338,10 @@ void init(const InitOptions& o) {
   // The server CA's CRL: agents that check revocation must refuse beacon-revoked.
   Botan::X509_CA server_signer(server_ca.cert, *server_ca.key, kHash, rng);
   w.crls("ca/server-crl.pem",
-         {server_signer.update_crl(server_signer.new_crl(rng, now, kCrlLifetime),
-                                   {revocation_entry(*revoked_beacon, Botan::CRL_Code::KEY_COMPROMISE, now)},
-                                   rng, now, kCrlLifetime)},
+         {server_signer.update_crl(
+             server_signer.new_crl(rng, now, kCrlLifetime),
+             {revocation_entry(*revoked_beacon, Botan::CRL_Code::KEY_COMPROMISE, now)}, rng, now,
+             kCrlLifetime)},
          "server-crl");
 
   // --- client credentials ----------------------------------------------------------------------
