@@ -7,7 +7,8 @@
 
 namespace mtls::agent {
 
-void drive(std::vector<std::unique_ptr<Device>>& devices, std::size_t max_in_flight) {
+void drive(std::vector<std::unique_ptr<Device>>& devices, std::size_t max_in_flight,
+           const std::function<void(std::size_t)>& on_finished) {
   struct MultiDeleter {
     void operator()(CURLM* m) const { curl_multi_cleanup(m); }
   };
@@ -52,8 +53,10 @@ void drive(std::vector<std::unique_ptr<Device>>& devices, std::size_t max_in_fli
       if (it == in_flight.end()) continue;
       const CURLcode code = msg->data.result;
       curl_multi_remove_handle(multi.get(), msg->easy_handle);
-      devices[it->second.device]->done(*it->second.transfer, code);
+      const std::size_t index = it->second.device;
+      devices[index]->done(*it->second.transfer, code);
       in_flight.erase(it);
+      if (on_finished && devices[index]->finished()) on_finished(index);
       any_done = true;
     }
     if (!any_done) curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);

@@ -4,12 +4,14 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "agent/agent.hpp"
 #include "agent/fleet.hpp"
@@ -342,13 +344,25 @@ int cmd_agent(AgentArgs a) {
   return ok ? 0 : 1;
 }
 
-int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out) {
+int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsigned jobs,
+            bool list) {
   mtls::engine::RunOptions o;
   for (const auto& s : scenarios) o.scenarios.emplace_back(s);
   o.out = out;
+  o.jobs = jobs;
   o.harness_executable = mtls::self_executable();
   o.progress = &std::cerr;
+  o.progress_is_terminal = ::isatty(STDERR_FILENO) == 1;
+  if (list) {
+    for (const auto& c : mtls::engine::plan(o)) std::cout << c.dump() << "\n";
+    return 0;
+  }
   const auto result = mtls::engine::run(o);
+  for (const auto& f : result.findings)
+    if (!f.value("expected", false))
+      std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>() << " ["
+                << f["operations"].size()
+                << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
   std::cout << "mtls-harness run: " << mtls::report::one_line(result.summary) << "; reports in "
             << out.string() << " (report.json, results.jsonl)\n";
   return mtls::report::exit_code(result.summary);
@@ -494,6 +508,11 @@ int main(int argc, char** argv) {
   fs::path out = "reports/out";
   run->add_option("scenarios", scenarios, "Scenario files or folders (default: scenarios/default)");
   run->add_option("--out", out, "Report folder (default reports/out)");
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  bool list_only = false;
+  run->add_option("--jobs", jobs, "Checks in flight at once (default: the number of cores)");
+  run->add_flag("--list", list_only,
+                "Print the checks the scenarios expand to (JSON Lines); run nothing");
 
   auto known_command = [&](const std::string& name) {
     for (const auto* sub : app.get_subcommands({}))
@@ -531,7 +550,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       mtls::agent::CurlGlobal curl;
-      return cmd_run(scenarios, out);
+      return cmd_run(scenarios, out, jobs, list_only);
     }
   } catch (const mtls::InputError& e) {
     std::cerr << "mtls-harness: error: " << e.what() << "\n";

@@ -49,11 +49,15 @@ nlohmann::json to_json(const ResultRecord& r) {
       {"credential", r.credential},
       {"entry_path", r.entry_path},
       {"expected", opt_name(r.expected)},
-      {"outcome", std::string(to_string(r.outcome))},
+      // A SKIPPED check was not carried out: it has no outcome.
+      {"outcome", r.verdict == Verdict::kSkipped
+                      ? nlohmann::json(nullptr)
+                      : nlohmann::json(std::string(to_string(r.outcome)))},
       {"verdict", opt_name(r.verdict)},
       {"severity", opt_name(r.severity)},
       {"control_id", opt(r.control_id)},
       {"reason", r.reason},
+      {"expected_finding", r.expected_finding},
       {"evidence", to_json(r.evidence)},
   };
 }

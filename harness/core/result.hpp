@@ -46,6 +46,7 @@ struct ResultRecord {
   std::optional<Severity> severity;
   std::optional<std::string> control_id;
   std::string reason;
+  bool expected_finding = false;  // a self-test scenario declared the finding this FAIL belongs to
   Evidence evidence;
 };
 

@@ -1,10 +1,14 @@
 // engine.hpp: `mtls-harness run`: loads scenarios, makes a fresh test PKI, starts the simulated
-// beacons as child processes (loopback, port 0, ready signal), runs every check with the
-// simulated agent, judges verdicts against positive controls, and writes results and reports.
+// beacons as child processes (loopback, port 0, ready signal), expands each scenario into its
+// checks (beacon x operation x credential x entry path, plus the fleet boundary), runs them in
+// parallel as simulated devices, judges verdicts against positive controls, derives findings
+// (EXPOSURE, LOCKOUT, WARN, boundary leaks), checks self-test scenarios found exactly what they
+// declare, and writes results and reports.
 #pragma once
 
 #include <filesystem>
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "report/report.hpp"
@@ -15,17 +19,24 @@ struct RunOptions {
   std::vector<std::filesystem::path> scenarios;  // empty: the built-in default suite
   std::filesystem::path out = "reports/out";
   std::filesystem::path harness_executable;  // the mtls-harness binary (starts beacons)
-  std::ostream* progress = nullptr;          // one line per finished check, when set
+  std::ostream* progress = nullptr;          // progress bar (terminal) or one line per check
+  bool progress_is_terminal = false;
+  unsigned jobs = 2;  // checks in flight at once
 };
 
 struct RunResult {
   report::Summary summary;
   std::filesystem::path report_file;
   std::filesystem::path results_file;
+  nlohmann::json findings;
 };
 
-// Throws InputError for bad scenarios/options (nothing is started), HarnessError when the
-// harness itself fails (a beacon does not start).
+// Throws InputError for bad scenarios/options (nothing is started, nothing written),
+// HarnessError when the harness itself fails (a beacon does not start or crashes).
 RunResult run(const RunOptions& options);
+
+// The checks the scenarios expand to, without running anything: one JSON object per check
+// (check_id, scenario, beacon, operation, credential, entry_path, expected, skipped).
+nlohmann::json plan(const RunOptions& options);
 
 }  // namespace mtls::engine

@@ -1,67 +1,167 @@
 // scenario.cpp: see scenario.hpp.
 #include "engine/scenario.hpp"
 
-#include "core/yaml_file.hpp"
-
 #include <algorithm>
 #include <set>
 
 #include "core/files.hpp"
 #include "core/home.hpp"
+#include "core/yaml_file.hpp"
 
 namespace mtls::engine {
 namespace fs = std::filesystem;
 
-Scenario load_scenario(const fs::path& file) {
-  const YamlFields r(file);
+namespace {
+
+void only_keys(const YamlFields& y, const YAML::Node& map, const std::string& where,
+               const std::set<std::string>& allowed) {
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    if (!allowed.contains(key)) {
+      std::string names;
+      for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+      y.fail(kv.first, where.empty() ? key : where + "." + key,
+             "unknown key (known: " + names + ")");
+    }
+  }
+}
+
+bool in(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// "all" or a list of names; names must be in `known` when `known` is not empty.
+std::vector<std::string> names_or_all(const YamlFields& y, const YAML::Node& parent,
+                                      const std::string& key, const std::string& field,
+                                      const std::vector<std::string>& known, bool* all) {
+  const YAML::Node v = parent[key];
+  if (v && v.IsScalar() && v.as<std::string>() == "all") {
+    if (all) *all = true;
+    return known;
+  }
+  auto list = y.list(parent, key, field);
+  if (!known.empty())
+    for (std::size_t i = 0; i < list.size(); ++i)
+      if (!in(known, list[i])) {
+        std::string names;
+        for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+        y.fail(v[i], field, "'" + list[i] + "' is not known (known: " + names + ")");
+      }
+  return list;
+}
+
+}  // namespace
+
+Scenario load_scenario(const fs::path& file, const std::vector<std::string>& operation_ids) {
+  const YamlFields y(file);
   const YAML::Node root = load_yaml_file(file);
   if (!root.IsMap()) throw InputError(file.string() + ": a scenario must be a YAML mapping");
+  only_keys(y, root, "",
+            {"name", "description", "beacons", "policy", "control_credential", "credentials",
+             "operations", "entry_paths", "boundary", "expect_findings"});
   Scenario s;
   s.file = file;
-  s.name = r.str(root, "name", "name", "", true);
+  s.name = y.str(root, "name", "name", "", true);
   s.id = file.parent_path().filename().string() + "/" + s.name;
-  s.description = r.str(root, "description", "description");
+  s.description = y.str(root, "description", "description");
 
   const YAML::Node beacons = root["beacons"];
   if (!beacons || !beacons.IsSequence() || beacons.size() == 0)
-    r.fail(beacons ? beacons : root, "beacons", "must be a non-empty list");
+    y.fail(beacons ? beacons : root, "beacons", "must be a non-empty list");
   for (std::size_t i = 0; i < beacons.size(); ++i) {
     const YAML::Node b = beacons[i];
     const std::string f = "beacons[" + std::to_string(i) + "]";
-    if (!b.IsMap()) r.fail(b, f, "must be a mapping");
+    if (!b.IsMap()) y.fail(b, f, "must be a mapping");
+    only_keys(y, b, f, {"name", "simulated", "url"});
     BeaconSpec spec;
-    spec.name = r.str(b, "name", f + ".name", "", true);
-    const YAML::Node sim = b["simulated"];
-    if (!sim || !sim.IsMap())
-      r.fail(b, f + ".simulated", "is missing (only simulated beacons are supported so far)");
-    spec.client_auth = r.str(sim, "client_auth", f + ".simulated.client_auth", "require");
-    r.one_of(sim["client_auth"] ? sim["client_auth"] : sim, f + ".simulated.client_auth",
-             spec.client_auth, {"ignore", "request", "require"});
+    spec.name = y.str(b, "name", f + ".name", "", true);
+    if (b["simulated"] && b["url"])
+      y.fail(b, f, "a beacon is either simulated or an external url, not both");
+    if (b["simulated"]) {
+      const YAML::Node sim = b["simulated"];
+      if (!sim.IsMap())
+        y.fail(sim, f + ".simulated", "must be a mapping of beacon settings (docs/beacon.md)");
+      for (const char* k : {"client_auth"})
+        if (sim[k])
+          y.one_of(sim[k], f + ".simulated." + k, y.str(sim, k, f + ".simulated." + k),
+                   {"ignore", "request", "require"});
+      if (sim["revocation"])
+        y.one_of(sim["revocation"], f + ".simulated.revocation",
+                 y.str(sim, "revocation", f + ".simulated.revocation"), {"off", "crl"});
+      spec.simulated = sim;
+    } else if (b["url"]) {
+      spec.url = y.str(b, "url", f + ".url");
+      if (!spec.url->starts_with("https://"))
+        y.fail(b["url"], f + ".url", "must be an https:// URL");
+    } else {
+      y.fail(b, f, "needs 'simulated' (settings) or 'url' (an external beacon)");
+    }
     for (const auto& other : s.beacons)
-      if (other.name == spec.name) r.fail(b, f + ".name", "'" + spec.name + "' is used twice");
-    s.beacons.push_back(spec);
+      if (other.name == spec.name) y.fail(b, f + ".name", "'" + spec.name + "' is used twice");
+    s.beacons.push_back(std::move(spec));
   }
+  std::vector<std::string> beacon_names;
+  for (const auto& b : s.beacons) beacon_names.push_back(b.name);
 
-  const YAML::Node policy = root["policy"];
-  if (!policy || !policy.IsMap()) r.fail(policy ? policy : root, "policy", "must be a mapping");
+  const YAML::Node policy = y.map(root, "policy", "policy", true);
+  only_keys(y, policy, "policy", {"client_certificate", "revocation"});
   const std::string cc =
-      r.str(policy, "client_certificate", "policy.client_certificate", "required");
-  r.one_of(policy["client_certificate"] ? policy["client_certificate"] : policy,
+      y.str(policy, "client_certificate", "policy.client_certificate", "required");
+  y.one_of(policy["client_certificate"] ? policy["client_certificate"] : policy,
            "policy.client_certificate", cc, {"required"});
-  s.revocation = r.str(policy, "revocation", "policy.revocation", "off");
-  r.one_of(policy["revocation"] ? policy["revocation"] : policy, "policy.revocation", s.revocation,
+  s.revocation = y.str(policy, "revocation", "policy.revocation", "off");
+  y.one_of(policy["revocation"] ? policy["revocation"] : policy, "policy.revocation", s.revocation,
            {"off", "crl"});
 
-  s.control_credential = r.str(root, "control_credential", "control_credential", "valid");
-  s.credentials = r.list(root, "credentials", "credentials");
-  s.operations = r.list(root, "operations", "operations");
-  s.entry_paths = r.list(root, "entry_paths", "entry_paths");
+  s.control_credential = y.str(root, "control_credential", "control_credential", "valid");
+  s.credentials = names_or_all(y, root, "credentials", "credentials", {}, &s.all_credentials);
+  s.operations = names_or_all(y, root, "operations", "operations", operation_ids, nullptr);
+  s.entry_paths = y.list(root, "entry_paths", "entry_paths");
   for (const auto& item : root["entry_paths"])
-    r.one_of(item, "entry_paths", item.as<std::string>(), {"https"});
-  if (std::find(s.credentials.begin(), s.credentials.end(), s.control_credential) ==
-      s.credentials.end())
-    r.fail(root["credentials"], "credentials",
+    y.one_of(item, "entry_paths", item.as<std::string>(), {"https"});
+  if (!s.all_credentials && !in(s.credentials, s.control_credential))
+    y.fail(root["credentials"], "credentials",
            "must include the control credential '" + s.control_credential + "'");
+
+  if (const YAML::Node bnd = y.map(root, "boundary", "boundary")) {
+    only_keys(y, bnd, "boundary", {"failover", "operations", "credentials"});
+    BoundarySpec b;
+    b.failover = names_or_all(y, bnd, "failover", "boundary.failover", beacon_names, nullptr);
+    b.operations =
+        names_or_all(y, bnd, "operations", "boundary.operations", operation_ids, nullptr);
+    b.credentials = bnd["credentials"] ? y.list(bnd, "credentials", "boundary.credentials")
+                                       : std::vector<std::string>{"none"};
+    if (b.failover.size() < 2)
+      y.fail(bnd["failover"], "boundary.failover", "a failover list needs two or more beacons");
+    s.boundary = std::move(b);
+  }
+
+  if (const YAML::Node ef = root["expect_findings"]) {
+    if (!ef.IsSequence())
+      y.fail(ef, "expect_findings", "must be a list (empty: the scenario must find nothing)");
+    std::vector<ExpectedFinding> list;
+    for (std::size_t i = 0; i < ef.size(); ++i) {
+      const std::string f = "expect_findings[" + std::to_string(i) + "]";
+      if (!ef[i].IsMap()) y.fail(ef[i], f, "must be a mapping");
+      only_keys(y, ef[i], f, {"severity", "kind", "beacon", "credential", "operations"});
+      ExpectedFinding e;
+      e.severity = y.str(ef[i], "severity", f + ".severity", "", true);
+      y.one_of(ef[i]["severity"], f + ".severity", e.severity, {"EXPOSURE", "LOCKOUT", "WARN"});
+      e.kind = y.str(ef[i], "kind", f + ".kind", "check");
+      y.one_of(ef[i]["kind"] ? ef[i]["kind"] : ef[i], f + ".kind", e.kind,
+               {"check", "boundary-leak"});
+      e.beacon = y.str(ef[i], "beacon", f + ".beacon", "", true);
+      if (!in(beacon_names, e.beacon))
+        y.fail(ef[i]["beacon"], f + ".beacon",
+               "'" + e.beacon + "' is not a beacon of this scenario");
+      e.credential = y.str(ef[i], "credential", f + ".credential", "", true);
+      if (ef[i]["operations"])
+        e.operations =
+            names_or_all(y, ef[i], "operations", f + ".operations", operation_ids, nullptr);
+      list.push_back(std::move(e));
+    }
+    s.expected_findings = std::move(list);
+  }
   return s;
 }
 

@@ -1,16 +1,39 @@
-// scenario.hpp: scenario files (YAML under scenarios/): the beacons, the policy, and the
-// credentials x operations x entry paths to check. Errors name the file, line and field.
+// scenario.hpp: scenario files (YAML under scenarios/, docs/scenarios.md): the beacons (simulated,
+// with any beacon setting, or external URLs), the boundary's policy, the credentials x operations x
+// entry paths to check, the agents' failover list, and (for self-tests) the findings the scenario
+// must produce. Errors name the file, line and field.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace mtls::engine {
 
 struct BeaconSpec {
-  std::string name;         // also the PKI manifest's beacon identity
-  std::string client_auth;  // simulated beacon's mode: ignore | request | require
+  std::string name;  // also the PKI manifest's beacon identity (simulated beacons)
+  std::optional<YAML::Node> simulated;  // a beacon-config fragment (docs/beacon.md), or
+  std::optional<std::string> url;       // an external beacon's base URL
+};
+
+// Agents inside a boundary with a failover list: a device without a valid certificate must be
+// refused by every beacon its selection can reach.
+struct BoundarySpec {
+  std::vector<std::string> failover;  // beacon names, in the agents' list order
+  std::vector<std::string> operations;
+  std::vector<std::string> credentials;  // the negative credentials to try (default: none)
+};
+
+// A finding a self-test scenario must produce (and nothing else).
+struct ExpectedFinding {
+  std::string severity;  // EXPOSURE | LOCKOUT | WARN
+  std::string kind;      // "check" or "boundary-leak"
+  std::string beacon;
+  std::string credential;
+  std::vector<std::string> operations;  // empty: the scenario's operations
 };
 
 struct Scenario {
@@ -19,17 +42,22 @@ struct Scenario {
   std::string name;
   std::string description;
   std::vector<BeaconSpec> beacons;
-  std::string revocation = "off";  // off | crl
+  std::string revocation = "off";  // off | crl: does the boundary demand revocation checks?
   std::string control_credential = "valid";
-  std::vector<std::string> credentials;
-  std::vector<std::string> operations;
+  std::vector<std::string> credentials;  // "all" expanded by the engine (it knows the manifest)
+  bool all_credentials = false;
+  std::vector<std::string> operations;  // "all" expanded here from the catalogue ids given
   std::vector<std::string> entry_paths;
+  std::optional<BoundarySpec> boundary;
+  std::optional<std::vector<ExpectedFinding>> expected_findings;
 
   // The manifest's expectation column for this policy ("require" or "require_crl").
   std::string policy_key() const { return revocation == "crl" ? "require_crl" : "require"; }
 };
 
-Scenario load_scenario(const std::filesystem::path& file);
+// `operation_ids`: the catalogue's ids (for "operations: all" and for checking names).
+Scenario load_scenario(const std::filesystem::path& file,
+                       const std::vector<std::string>& operation_ids);
 
 // Scenario files named by `args` (files, or folders scanned recursively for *.yaml, sorted).
 // No argument: the built-in default suite, scenarios/default/. Throws InputError for a missing

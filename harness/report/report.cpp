@@ -29,19 +29,27 @@ Summary summarize(const std::vector<ResultRecord>& records) {
     }
     if (r.severity == Severity::kExposure) ++s.exposure;
     if (r.severity == Severity::kLockout) ++s.lockout;
+    if (r.verdict == Verdict::kFail && r.expected_finding) ++s.expected_fail;
   }
   return s;
 }
 
 nlohmann::json to_json(const Summary& s) {
-  return {{"total", s.total},     {"PASS", s.pass},
-          {"FAIL", s.fail},       {"INCONCLUSIVE", s.inconclusive},
-          {"SKIPPED", s.skipped}, {"EXPOSURE", s.exposure},
-          {"LOCKOUT", s.lockout}, {"exit_code", exit_code(s)}};
+  return {{"total", s.total},
+          {"PASS", s.pass},
+          {"FAIL", s.fail},
+          {"INCONCLUSIVE", s.inconclusive},
+          {"SKIPPED", s.skipped},
+          {"EXPOSURE", s.exposure},
+          {"LOCKOUT", s.lockout},
+          {"FAIL_declared_by_self_tests", s.expected_fail},
+          {"self_test_misses", s.selftest_missed},
+          {"WARN_findings", s.warn},
+          {"exit_code", exit_code(s)}};
 }
 
 int exit_code(const Summary& s) {
-  if (s.fail > 0) return 1;
+  if (s.fail - s.expected_fail > 0 || s.selftest_missed > 0) return 1;
   if (s.inconclusive > 0) return 3;
   return 0;
 }
@@ -53,6 +61,11 @@ std::string one_line(const Summary& s) {
   if (s.exposure + s.lockout > 0)
     line +=
         " (" + std::to_string(s.exposure) + " EXPOSURE, " + std::to_string(s.lockout) + " LOCKOUT)";
+  if (s.expected_fail > 0)
+    line += "; " + std::to_string(s.expected_fail) + " FAIL declared by self-tests";
+  if (s.selftest_missed > 0)
+    line += "; " + std::to_string(s.selftest_missed) + " self-test finding(s) MISSED";
+  if (s.warn > 0) line += "; " + std::to_string(s.warn) + " WARN finding(s)";
   return line;
 }
 
@@ -75,12 +88,14 @@ void write_results_jsonl(const fs::path& path, const std::vector<ResultRecord>& 
 }
 
 void write_report_json(const fs::path& path, const nlohmann::json& metadata,
-                       const std::vector<ResultRecord>& records, const Summary& summary) {
+                       const std::vector<ResultRecord>& records, const Summary& summary,
+                       const nlohmann::json& findings) {
   nlohmann::json results = nlohmann::json::array();
   for (const auto& r : records) results.push_back(mtls::to_json(r));
   nlohmann::json doc = {{"report_format", 1},
                         {"metadata", metadata},
                         {"summary", to_json(summary)},
+                        {"findings", findings},
                         {"results", results}};
   write_file_atomic(path, doc.dump(2) + "\n");
 }

@@ -15,13 +15,16 @@ namespace mtls::report {
 struct Summary {
   int total = 0, pass = 0, fail = 0, inconclusive = 0, skipped = 0;
   int exposure = 0, lockout = 0;
+  int expected_fail = 0;    // FAILs a self-test scenario declared (the harness caught them)
+  int selftest_missed = 0;  // declared findings the harness did not produce
+  int warn = 0;             // WARN findings
 };
 
 Summary summarize(const std::vector<ResultRecord>& records);
 nlohmann::json to_json(const Summary& s);
 
-// The CLI's exit code for a run: 0 all checks pass, 1 any FAIL, 3 any check could not be carried
-// out (INCONCLUSIVE) and none failed.
+// The CLI's exit code for a run: 0 all checks pass, 1 any FAIL not declared by a self-test (or a
+// declared finding missed), 3 any check could not be carried out (INCONCLUSIVE) and none failed.
 int exit_code(const Summary& s);
 
 // One line for people: "2 checks: 2 PASS, 0 FAIL, 0 INCONCLUSIVE, 0 SKIPPED".
@@ -44,6 +47,7 @@ class ResultStream {
 void write_results_jsonl(const std::filesystem::path& path,
                          const std::vector<ResultRecord>& records);
 void write_report_json(const std::filesystem::path& path, const nlohmann::json& metadata,
-                       const std::vector<ResultRecord>& records, const Summary& summary);
+                       const std::vector<ResultRecord>& records, const Summary& summary,
+                       const nlohmann::json& findings = nlohmann::json::array());
 
 }  // namespace mtls::report

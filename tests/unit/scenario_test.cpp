@@ -1,6 +1,7 @@
 // scenario_test.cpp: scenario files load, and every mistake is reported with file, line and field.
 #include <gtest/gtest.h>
 
+#include "agent/catalogue.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "engine/scenario.hpp"
@@ -13,7 +14,7 @@ TEST(Scenario, TheDefaultSuiteLoads) {
   auto files = find_scenarios({});
   ASSERT_FALSE(files.empty());
   for (const auto& f : files) {
-    Scenario s = load_scenario(f);
+    Scenario s = load_scenario(f, agent::Catalogue::load_default().ids());
     EXPECT_FALSE(s.beacons.empty()) << f;
     EXPECT_NE(std::find(s.credentials.begin(), s.credentials.end(), s.control_credential),
               s.credentials.end());
@@ -34,7 +35,7 @@ TEST_P(BadScenario, IsAnInputErrorNamingFileLineAndField) {
   const auto file = dir.path() / "bad.yaml";
   write_file_atomic(file, GetParam().yaml);
   try {
-    load_scenario(file);
+    load_scenario(file, {"p", "download-policy"});
     FAIL() << "loaded without error";
   } catch (const InputError& e) {
     const std::string msg = e.what();
@@ -79,9 +80,40 @@ INSTANTIATE_TEST_SUITE_P(
                 "credentials: [valid]\noperations: [p]\nentry_paths: [telnet]\n",
                 "entry_paths", 6},
         BadCase{"not_yaml", "name: [unclosed\n", "not valid YAML", 0},
-        BadCase{"external_beacon_not_yet", "name: x\nbeacons:\n  - name: a\n    url: https://x\n",
-                "simulated", 3}),
+        BadCase{"beacon_without_kind", "name: x\nbeacons:\n  - name: a\n", "needs 'simulated'", 3},
+        BadCase{"external_not_https", "name: x\nbeacons:\n  - {name: a, url: http://x}\n",
+                "https://", 3},
+        BadCase{"unknown_top_key", "name: x\ncolour: blue\n", "unknown key", 2},
+        BadCase{"unknown_policy_key",
+                "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {strict: true}\n",
+                "policy.strict", 3},
+        BadCase{"unknown_operation",
+                "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\n"
+                "credentials: [valid]\noperations: [fly]\nentry_paths: [https]\n",
+                "'fly' is not known", 5},
+        BadCase{
+            "boundary_of_one",
+            "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\ncredentials: [valid]\n"
+            "operations: [p]\nentry_paths: [https]\nboundary: {failover: [a], operations: [p]}\n",
+            "two or more", 7},
+        BadCase{"finding_for_unknown_beacon",
+                "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\ncredentials: [valid]\n"
+                "operations: [p]\nentry_paths: [https]\n"
+                "expect_findings: [{severity: EXPOSURE, beacon: z, credential: none}]\n",
+                "not a beacon", 7}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Scenario, AllOperationsExpandFromTheCatalogue) {
+  test::TempDir dir;
+  write_file_atomic(dir.path() / "a.yaml",
+                    "name: a\nbeacons: [{name: b, url: \"https://127.0.0.1:1\"}]\npolicy: {}\n"
+                    "credentials: all\noperations: all\nentry_paths: [https]\n");
+  const auto ids = agent::Catalogue::load_default().ids();
+  Scenario s = load_scenario(dir.path() / "a.yaml", ids);
+  EXPECT_EQ(s.operations, ids);
+  EXPECT_TRUE(s.all_credentials);
+  EXPECT_EQ(*s.beacons[0].url, "https://127.0.0.1:1");
+}
 
 TEST(Scenario, MissingPathsAreInputErrors) {
   test::TempDir dir;
