@@ -369,7 +369,7 @@ RunResult run(const RunOptions& o) {
   const bool out_existed = fs::exists(o.out, ec);
   fs::create_directories(o.out, ec);
   if (ec) throw InputError("--out " + o.out.string() + ": cannot create (" + ec.message() + ")");
-  const fs::path work = o.out / "work";
+  const fs::path work = fs::absolute(o.out / "work");  // beacon configs need absolute paths
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
   if (ec) throw InputError(work.string() + ": cannot create (" + ec.message() + ")");

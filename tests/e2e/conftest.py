@@ -15,8 +15,7 @@ import subprocess
 
 import pytest
 
-HOME = pathlib.Path(os.environ.get("MTLS_HARNESS_HOME", pathlib.Path(__file__).resolve().parents[2]))
-BIN = str(pathlib.Path(os.environ.get("MTLS_HARNESS_BIN", HOME / "build" / "harness" / "mtls-harness")).resolve())
+from helpers import BIN, HOME
 READY_TIMEOUT_S = 30
 
 

@@ -1,7 +1,11 @@
 """Clients for the end-to-end tests: our agent, and reference peers no one here wrote (the curl
 CLI, `openssl s_client`), each reduced to one structured answer."""
 import json
+import os
+import pathlib
 
+HOME = pathlib.Path(os.environ.get("MTLS_HARNESS_HOME", pathlib.Path(__file__).resolve().parents[2]))
+BIN = str(pathlib.Path(os.environ.get("MTLS_HARNESS_BIN", HOME / "build" / "harness" / "mtls-harness")).resolve())
 OP_PATH = "/ManageSoftDL/Policies/device-0001.npl"
 
 

@@ -14,7 +14,7 @@ import threading
 import pytest
 import yaml
 
-from conftest import HOME
+from helpers import HOME
 from helpers import agent_json, credential_args
 
 CATALOGUE = yaml.safe_load((HOME / "fixtures" / "operations.yaml").read_text())["operations"]

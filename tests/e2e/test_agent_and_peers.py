@@ -7,7 +7,7 @@ import json
 import pytest
 
 import helpers
-from conftest import HOME
+from helpers import HOME
 from helpers import credential_args
 
 POLICY_FILE = HOME / "fixtures" / "content" / "ManageSoftDL" / "Policies" / "default.npl"

@@ -1,25 +1,22 @@
-"""`mtls-harness run`: the built-in default suite writes its reports, every verdict is backed by a
-positive control, the beacons it started are gone afterwards, and a leaky beacon FAILS the run."""
+"""`mtls-harness run`: the built-in default suite (a correct fleet that must find nothing, and
+self-tests that must find exactly what they declare) writes its reports; every verdict is backed
+by a positive control; a self-test that misses, an undeclared failure and an unreachable beacon
+each change the exit code the way the README says; bad scenarios are one-line errors."""
 import json
 import os
 import pathlib
 
-import yaml
-
-from conftest import HOME
+from helpers import HOME
 
 
 def load_results(out):
-    lines = (out / "results.jsonl").read_text().splitlines()
-    return [json.loads(l) for l in lines]
+    return [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
 
 
-def expected_check_count(scenario_files):
-    total = 0
-    for f in scenario_files:
-        s = yaml.safe_load(pathlib.Path(f).read_text())
-        total += len(s["beacons"]) * len(s["operations"]) * len(s["credentials"]) * len(s["entry_paths"])
-    return total
+def planned(harness, *args):
+    p = harness("run", "--list", *args)
+    assert p.returncode == 0
+    return [json.loads(l) for l in p.stdout.decode().splitlines()]
 
 
 def pid_alive(pid):
@@ -27,53 +24,109 @@ def pid_alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie is not alive for our purposes; only a running beacon would be a leak.
     stat = pathlib.Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_default_run_writes_reports_and_all_checks_pass(harness, tmp_path):
-    p = harness("run", cwd=tmp_path)  # no argument: the built-in suite, reports in ./reports/out
+def test_default_suite(harness, tmp_path):
+    p = harness("run", cwd=tmp_path, timeout=300)  # no argument: the built-in suite, into ./reports/out
     assert p.returncode == 0
     out = tmp_path / "reports" / "out"
     report = json.loads((out / "report.json").read_text())
     results = load_results(out)
-    default_files = sorted((HOME / "scenarios" / "default").glob("*.yaml"))
-    assert len(results) == expected_check_count(default_files)
+    plan = planned(harness)
+    assert len(results) == len(plan) >= 300  # the issue's floor for the default suite
+    assert sorted(r["check_id"] + r["scenario"] for r in results) == sorted(c["check_id"] + c["scenario"] for c in plan)
     assert report["summary"]["total"] == len(results) == len(report["results"])
-    assert report["summary"]["PASS"] == len(results)
-    assert [r["check_id"] for r in report["results"]] == [r["check_id"] for r in results]
-    by_id = {r["check_id"]: r for r in results}
-    assert len(by_id) == len(results), "check ids must be unique"
+    by_id = {(r["scenario"], r["check_id"]): r for r in results}
+    assert len(by_id) == len(results), "check ids must be unique within a scenario"
     for r in results:
-        assert r["verdict"] == "PASS", r
-        if r["expected"] == "REJECTED":
-            control = by_id[r["control_id"]]
+        if r["verdict"] == "FAIL":
+            assert r["expected_finding"], r  # every failure of the default suite is a declared self-test finding
+        if r["verdict"] == "SKIPPED":
+            assert r["credential"] in ("weak-key", "wrong-key") and r["reason"] and r["outcome"] is None
+            continue
+        assert r["verdict"] in ("PASS", "FAIL"), r
+        if r["expected"] == "REJECTED" and r["verdict"] == "PASS":
+            control = by_id[(r["scenario"], r["control_id"])]
             assert control["outcome"] == "ACCEPTED" and control["credential"] == "valid"
-            assert (control["beacon"], control["operation"], control["entry_path"]) == \
-                   (r["beacon"], r["operation"], r["entry_path"])
-        assert r["evidence"]["beacon_log"] is not None, "beacon-side evidence missing"
-    assert "PASS" in p.stdout.decode() and str(len(results)) in p.stdout.decode()
-    assert all(b["exit"] == "exit 0" for b in report["metadata"]["beacons"]), report["metadata"]
-    for ready in (out / "work").glob("*.ready.json"):
-        pid = json.loads(ready.read_text())["pid"]
-        assert not pid_alive(pid), f"beacon pid {pid} still running after the run"
+            assert control["operation"] == r["operation"]
+        assert r["evidence"]["beacon_log"] is not None, r["check_id"]
+    correct = [r for r in results if r["scenario"] == "default/fleet-correct"]
+    assert correct and all(r["verdict"] in ("PASS", "SKIPPED") for r in correct)
+    assert {r["credential"] for r in correct} >= {"valid", "valid-p12", "none", "revoked", "expired"}
+    assert any(r["check_id"].startswith("boundary/") for r in correct)
+    assert report["findings"] and all(f["expected"] for f in report["findings"])
+    assert {(f["scenario"], f["severity"], f["kind"]) for f in report["findings"]} >= {
+        ("default/selftest-leaky-fleet", "EXPOSURE", "boundary-leak"),
+        ("default/selftest-optional-mode", "EXPOSURE", "check"),
+        ("default/selftest-revocation-blind", "EXPOSURE", "check"),
+        ("default/selftest-revocation-warn", "WARN", "check")}
+    assert all(b["exit"] == "exit 0" for b in report["metadata"]["beacons"])
+    for ready in (out / "work").rglob("ready.json"):
+        assert not pid_alive(json.loads(ready.read_text())["pid"])
 
 
-def test_a_beacon_that_only_requests_certificates_fails_with_exposure(harness, tmp_path):
-    scenario = tmp_path / "leaky" / "request-only.yaml"
-    scenario.parent.mkdir()
-    scenario.write_text(
-        "name: request-only\n"
-        "beacons:\n  - name: beacon-a\n    simulated: {client_auth: request}\n"
-        "policy: {client_certificate: required}\n"
-        "credentials: [valid, none]\noperations: [download-policy]\nentry_paths: [https]\n")
-    p = harness("run", scenario, "--out", tmp_path / "out")
+def scenario(tmp_path, name, text):
+    f = tmp_path / "scenarios" / f"{name}.yaml"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(text)
+    return f
+
+
+BASE = "policy: {client_certificate: required}\noperations: [download-policy]\nentry_paths: [https]\n"
+
+
+def test_an_undeclared_exposure_fails_the_run(harness, tmp_path):
+    f = scenario(tmp_path, "request-only", "name: request-only\nbeacons:\n  - {name: beacon-a, simulated: {client_auth: request}}\n"
+                 "credentials: [valid, none]\n" + BASE)
+    p = harness("run", f, "--out", tmp_path / "out")
     assert p.returncode == 1
     results = {r["credential"]: r for r in load_results(tmp_path / "out")}
     assert results["none"]["outcome"] == "ACCEPTED"
     assert results["none"]["verdict"] == "FAIL" and results["none"]["severity"] == "EXPOSURE"
-    assert results["valid"]["verdict"] == "PASS"
+    assert not results["none"]["expected_finding"]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["summary"]["FAIL"] == 1 and report["summary"]["EXPOSURE"] == 1
     assert report["summary"]["exit_code"] == 1
+    assert [f["severity"] for f in report["findings"]] == ["EXPOSURE"]
+    assert b"EXPOSURE" in p.stderr and b"fix:" in p.stderr
+
+
+def test_a_self_test_that_misses_its_finding_fails_the_run(harness, tmp_path):
+    # Declares an exposure that a correctly enforcing beacon cannot produce: the harness must say so.
+    f = scenario(tmp_path, "miss", "name: miss\nbeacons:\n  - {name: beacon-a, simulated: {client_auth: require}}\n"
+                 "credentials: [valid, none]\n" + BASE +
+                 "expect_findings:\n  - {severity: EXPOSURE, beacon: beacon-a, credential: none}\n")
+    p = harness("run", f, "--out", tmp_path / "out")
+    assert p.returncode == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["self_test_misses"] == 1
+    assert [f["severity"] for f in report["findings"]] == ["SELFTEST"]
+
+
+def test_an_unreachable_external_beacon_is_inconclusive_not_a_pass(harness, tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    f = scenario(tmp_path, "gone", f"name: gone\nbeacons:\n  - {{name: far, url: 'https://127.0.0.1:{port}'}}\n"
+                 "credentials: [valid, none]\n" + BASE)
+    p = harness("run", f, "--out", tmp_path / "out")
+    assert p.returncode == 3
+    assert {r["verdict"] for r in load_results(tmp_path / "out")} == {"INCONCLUSIVE"}
+
+
+def test_bad_scenarios_are_one_line_errors_and_write_nothing(harness, tmp_path):
+    cases = {
+        "unknown-cred": ("credentials: [valid, platinum]\n", "platinum"),
+        "unknown-key": ("credentials: [valid]\nflavour: x\n", "flavour"),
+        "wrong-type": ("credentials: valid\n", "credentials"),
+    }
+    for name, (extra, word) in cases.items():
+        f = scenario(tmp_path / name, name, f"name: {name}\nbeacons:\n  - {{name: beacon-a, simulated: {{}}}}\n" +
+                     BASE + extra)
+        out = tmp_path / name / "out"
+        p = harness("run", f, "--out", out)
+        lines = [l for l in p.stderr.decode().splitlines() if l.strip()]
+        assert p.returncode == 2 and len(lines) == 1 and word in lines[0], (name, lines)
+        assert not out.exists(), f"{name}: output written for a run that could not start"

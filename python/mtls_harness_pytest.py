@@ -1,0 +1,145 @@
+"""pytest plugin for mtls-harness scenarios: `pytest scenarios/` (or `pytest --mtls-scenarios=DIR`)
+collects every scenario file and every check in it as a test item named by its stable check_id,
+so -k, --junitxml and -n (pytest-xdist; prefer --dist loadfile) work. It drives the mtls-harness
+binary and holds no check logic: `mtls-harness run --list FILE` names the items, one
+`mtls-harness run FILE` per scenario (per worker) produces the verdicts the items report.
+
+The binary: $MTLS_HARNESS_BIN, else build/release, build/ci or build under the project root.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mtls-harness")
+    group.addoption("--mtls-scenarios", action="append", default=[], metavar="DIR",
+                    help="collect mtls-harness scenario files (*.yaml) under DIR")
+    group.addoption("--mtls-jobs", default=None, help="checks in flight per scenario run (run --jobs)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mtls_check: a check expanded from an mtls-harness scenario")
+    dirs = [str(pathlib.Path(d).resolve()) for d in config.getoption("--mtls-scenarios")]
+    if dirs:
+        # Given no path of its own, pytest collects only the scenario folders.
+        if config.args in ([], [str(config.invocation_params.dir)]):
+            config.args[:] = dirs
+        else:
+            config.args.extend(dirs)
+
+
+def _binary():
+    candidates = [os.environ.get("MTLS_HARNESS_BIN")] + [
+        str(ROOT / b / "harness" / "mtls-harness") for b in ("build/release", "build/ci", "build")]
+    for c in candidates:
+        if c and os.access(c, os.X_OK):
+            return c
+    raise pytest.UsageError("mtls-harness binary not found: build it with ci/conformance, or set MTLS_HARNESS_BIN")
+
+
+def _is_scenario(path, config):
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    roots = [pathlib.Path(d).resolve() for d in config.getoption("--mtls-scenarios")]
+    under = any(r == path or r in path.parents for r in roots) or "scenarios" in path.parts
+    if not under:
+        return False
+    head = path.read_text(errors="replace")
+    return "\nbeacons:" in "\n" + head and "\npolicy:" in "\n" + head
+
+
+def pytest_collect_file(file_path, parent):
+    if _is_scenario(pathlib.Path(file_path).resolve(), parent.config):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        p = subprocess.run([_binary(), "run", "--list", str(self.path)], capture_output=True, timeout=300)
+        if p.returncode != 0:
+            raise pytest.Collector.CollectError(p.stderr.decode().strip())
+        checks = [json.loads(line) for line in p.stdout.decode().splitlines()]
+        for c in checks:
+            yield CheckItem.from_parent(self, name=c["check_id"], check=c)
+        yield FindingsItem.from_parent(self, name="findings")
+
+    def run_once(self):
+        """Runs the scenario (once per process) and returns (records by check_id, report)."""
+        cached = getattr(self, "_mtls_run", None)
+        if cached is None:
+            out = pathlib.Path(tempfile.mkdtemp(prefix="mtls-pytest-"))
+            cmd = [_binary(), "run", str(self.path), "--out", str(out)]
+            jobs = self.config.getoption("--mtls-jobs")
+            if jobs:
+                cmd += ["--jobs", str(jobs)]
+            p = subprocess.run(cmd, capture_output=True, timeout=1800)
+            if p.returncode not in (0, 1, 3):
+                cached = RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.decode().strip()}")
+            else:
+                report = json.loads((out / "report.json").read_text())
+                cached = ({r["check_id"]: r for r in report["results"]}, report)
+            self._mtls_run = cached
+        if isinstance(cached, Exception):
+            raise cached
+        return cached
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *, check, **kwargs):
+        super().__init__(**kwargs)
+        self.check = check
+        self.add_marker(pytest.mark.mtls_check)
+
+    def runtest(self):
+        records, _ = self.parent.run_once()
+        r = records.get(self.name)
+        if r is None:
+            raise CheckFailed("the run produced no record for this check")
+        self.user_properties.append(("outcome", r["outcome"]))
+        self.user_properties.append(("verdict", r["verdict"]))
+        if r["verdict"] == "SKIPPED":
+            pytest.skip(r["reason"])
+        if r["verdict"] == "PASS" or (r["verdict"] == "FAIL" and r["expected_finding"]):
+            return
+        ev = r["evidence"]
+        raise CheckFailed(f"{r['verdict']} {r['severity'] or ''}: expected {r['expected']}, got {r['outcome']}\n"
+                          f"  {r['reason']}\n  curl {ev['curl_code']}, TLS alert {ev['tls_alert']}, "
+                          f"HTTP {ev['http_status']}")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.parent.name}::{self.name}"
+
+
+class FindingsItem(pytest.Item):
+    """The scenario's findings: a self-test must find exactly what it declares."""
+
+    def runtest(self):
+        _, report = self.parent.run_once()
+        bad = [f for f in report["findings"] if f["severity"] == "SELFTEST"]
+        if bad:
+            raise CheckFailed("\n".join(f["title"] for f in bad))
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.parent.name}::findings"
