@@ -63,7 +63,7 @@ class Beacon:
         self.cmd += [str(a) for a in args]
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, bufsize=0)
         line = self._read_ready_line()
         if line is None:
             self.stop()
@@ -283,7 +283,10 @@ def start_s_server(workdir, pki, manifest, *extra):
            "-WWW", *extra]
     err_path = workdir / "s_server.stderr"
     with open(err_path, "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        # Unbuffered: readline() must not pull the next line into a Python buffer that select()
+        # cannot see (s_server prints a DH line before the ACCEPT line).
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                bufsize=0)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     port = None
