@@ -96,7 +96,19 @@ class CheckFailed(Exception):
     pass
 
 
-class CheckItem(pytest.Item):
+class _ScenarioItem(pytest.Item):
+    """An item of a scenario file: failures print the harness's words, not a Python traceback."""
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.parent.name}::{self.name}"
+
+
+class CheckItem(_ScenarioItem):
     def __init__(self, *, check, **kwargs):
         super().__init__(**kwargs)
         self.check = check
@@ -118,16 +130,8 @@ class CheckItem(pytest.Item):
                           f"  {r['reason']}\n  curl {ev['curl_code']}, TLS alert {ev['tls_alert']}, "
                           f"HTTP {ev['http_status']}")
 
-    def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, CheckFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
-    def reportinfo(self):
-        return self.path, None, f"{self.parent.name}::{self.name}"
-
-
-class FindingsItem(pytest.Item):
+class FindingsItem(_ScenarioItem):
     """The scenario's findings: a self-test must find exactly what it declares."""
 
     def runtest(self):
@@ -135,11 +139,3 @@ class FindingsItem(pytest.Item):
         bad = [f for f in report["findings"] if f["severity"] == "SELFTEST"]
         if bad:
             raise CheckFailed("\n".join(f["title"] for f in bad))
-
-    def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, CheckFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self):
-        return self.path, None, f"{self.parent.name}::findings"
