@@ -364,8 +364,37 @@ int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsi
                 << f["operations"].size()
                 << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
   std::cout << "mtls-harness run: " << mtls::report::one_line(result.summary) << "; reports in "
-            << out.string() << " (report.json, results.jsonl)\n";
+            << out.string() << " (report.html, report.md, junit.xml, report.json, results.jsonl)\n";
   return mtls::report::exit_code(result.summary);
+}
+
+int cmd_report(const fs::path& in, const fs::path& out) {
+  const auto doc = mtls::report::load_document(in);
+  mtls::report::write_all(out, doc);
+  std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md and report.html to "
+            << out.string() << "\n";
+  return 0;
+}
+
+int cmd_report_verify(const fs::path& file) {
+  std::string detail;
+  const int rc = mtls::report::verify(file, &detail);
+  std::cout << file.string() << ": " << (rc == 0 ? "intact" : "CHANGED since it was written")
+            << " (" << detail << ")\n";
+  return rc;
+}
+
+int cmd_report_diff(const fs::path& old_file, const fs::path& new_file) {
+  const auto regressions = mtls::report::regressions(mtls::report::load_document(old_file),
+                                                     mtls::report::load_document(new_file));
+  for (const auto& r : regressions)
+    std::cout << "REGRESSION " << r["scenario"].get<std::string>() << " "
+              << r["check_id"].get<std::string>() << ": " << r["was"].get<std::string>() << " -> "
+              << r["now"].get<std::string>()
+              << (r["severity"].is_null() ? "" : " " + r["severity"].get<std::string>()) << " ("
+              << (r["outcome"].is_null() ? "no outcome" : r["outcome"].get<std::string>()) << ")\n";
+  std::cout << regressions.size() << " regression(s)\n";
+  return regressions.empty() ? 0 : 1;
 }
 
 }  // namespace
@@ -514,6 +543,26 @@ int main(int argc, char** argv) {
   run->add_flag("--list", list_only,
                 "Print the checks the scenarios expand to (JSON Lines); run nothing");
 
+  // report
+  auto* report = app.add_subcommand(
+      "report",
+      "Re-render reports (--in report.json|results.jsonl --out DIR), verify, or diff them");
+  fs::path report_in, report_out = "reports/out";
+  report->add_option("--in", report_in, "A report.json or results.jsonl to render");
+  report->add_option("--out", report_out,
+                     "Folder for report.json, junit.xml, report.md, report.html");
+  auto* report_verify = report->add_subcommand(
+      "verify",
+      "Check a report.json's integrity digest (exit 0 intact, 1 changed, 2 not a report)");
+  fs::path verify_file;
+  report_verify->add_option("report", verify_file, "report.json")->required();
+  auto* report_diff = report->add_subcommand(
+      "diff", "List regressions: checks that passed in OLD and fail in NEW (exit 1 on any)");
+  fs::path diff_old, diff_new;
+  report_diff->add_option("old", diff_old, "the earlier report.json (or results.jsonl)")
+      ->required();
+  report_diff->add_option("new", diff_new, "the later report.json (or results.jsonl)")->required();
+
   auto known_command = [&](const std::string& name) {
     for (const auto* sub : app.get_subcommands({}))
       if (sub->get_name() == name) return true;
@@ -547,6 +596,13 @@ int main(int argc, char** argv) {
     if (*agent) {
       mtls::agent::CurlGlobal curl;
       return cmd_agent(aargs);
+    }
+    if (*report_verify) return cmd_report_verify(verify_file);
+    if (*report_diff) return cmd_report_diff(diff_old, diff_new);
+    if (*report) {
+      if (report_in.empty())
+        throw mtls::InputError("report: give --in FILE, or 'verify' / 'diff' (see --help)");
+      return cmd_report(report_in, report_out);
     }
     if (*run) {
       mtls::agent::CurlGlobal curl;

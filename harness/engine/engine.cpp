@@ -34,6 +34,19 @@ std::string utc_now() {
   return format_utc(std::chrono::system_clock::now());
 }
 
+// The commit of the scenarios and fixtures in use (the project home), or null outside a checkout.
+json git_commit() {
+  try {
+    ChildProcess git({"/usr/bin/git", "-C", harness_home().string(), "rev-parse", "HEAD"},
+                     "/dev/null");
+    bool timed_out = false;
+    auto line = git.read_line(std::chrono::seconds(5), &timed_out);
+    if (git.stop() == "exit 0" && line && line->size() == 40) return *line;
+  } catch (const std::exception&) {
+  }
+  return nullptr;
+}
+
 std::string tail_of(const fs::path& file, std::size_t max_bytes = 2000) {
   std::error_code ec;
   if (!fs::exists(file, ec)) return "(no log)";
@@ -400,6 +413,7 @@ RunResult run(const RunOptions& o) {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   meta["host"] = host;
+  meta["git_commit"] = git_commit();
 
   const fs::path results_file = o.out / "results.jsonl";
   report::ResultStream stream(results_file);
@@ -625,7 +639,7 @@ RunResult run(const RunOptions& o) {
                    [&](const json& a, const json& b) { return rank(a) < rank(b); });
   report::write_results_jsonl(results_file, all);
   const fs::path report_file = o.out / "report.json";
-  report::write_report_json(report_file, meta, all, summary, findings);
+  report::write_all(o.out, report::make_document(meta, all, summary, findings));
   return {summary, report_file, results_file, findings};
 }
 

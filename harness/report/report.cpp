@@ -5,6 +5,14 @@
 #include <cstring>
 
 #include "core/files.hpp"
+#include "report/render.hpp"
+
+#include <map>
+#include <sstream>
+#include "report/render.hpp"
+
+#include <map>
+#include <sstream>
 
 namespace mtls::report {
 namespace fs = std::filesystem;
@@ -87,9 +95,58 @@ void write_results_jsonl(const fs::path& path, const std::vector<ResultRecord>& 
   write_file_atomic(path, data);
 }
 
-void write_report_json(const fs::path& path, const nlohmann::json& metadata,
-                       const std::vector<ResultRecord>& records, const Summary& summary,
-                       const nlohmann::json& findings) {
+}  // namespace mtls::report
+
+namespace mtls::report {
+namespace {
+
+nlohmann::json canonical_part(const nlohmann::json& doc) {
+  return {{"results", doc.value("results", nlohmann::json::array())},
+          {"findings", doc.value("findings", nlohmann::json::array())},
+          {"summary", doc.value("summary", nlohmann::json::object())}};
+}
+
+// FAIL records grouped as findings (severity, kind, beacon, credential, entry path): what can be
+// derived from results alone (the engine adds WARN and self-test findings).
+nlohmann::json findings_from_results(const nlohmann::json& results) {
+  std::map<std::string, nlohmann::json> groups;
+  for (const auto& r : results) {
+    if (r.value("verdict", "") != "FAIL" || r["severity"].is_null()) continue;
+    const bool boundary = r.value("check_id", "").starts_with("boundary/");
+    const std::string key = r["severity"].get<std::string>() + "|" + (boundary ? "b" : "c") + "|" +
+                            r.value("beacon", "") + "|" + r.value("credential", "") + "|" +
+                            r.value("entry_path", "");
+    auto& g = groups[key];
+    if (g.is_null())
+      g = {{"severity", r["severity"]},
+           {"kind", boundary ? "boundary-leak" : "check"},
+           {"scenario", r["scenario"]},
+           {"beacon", r["beacon"]},
+           {"credential", r["credential"]},
+           {"entry_path", r["entry_path"]},
+           {"operations", nlohmann::json::array()},
+           {"check_ids", nlohmann::json::array()},
+           {"title", r["beacon"].get<std::string>() + ": " + r["severity"].get<std::string>() +
+                         " for credential '" + r["credential"].get<std::string>() + "'"},
+           {"remediation", "see docs/scenarios.md"},
+           {"expected", r.value("expected_finding", false)}};
+    g["operations"].push_back(r["operation"]);
+    g["check_ids"].push_back(r["check_id"]);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [_, g] : groups) out.push_back(g);
+  return out;
+}
+
+}  // namespace
+
+std::string integrity_digest(const nlohmann::json& doc) {
+  return sha256_hex(canonical_part(doc).dump());
+}
+
+nlohmann::json make_document(const nlohmann::json& metadata,
+                             const std::vector<ResultRecord>& records, const Summary& summary,
+                             const nlohmann::json& findings) {
   nlohmann::json results = nlohmann::json::array();
   for (const auto& r : records) results.push_back(mtls::to_json(r));
   nlohmann::json doc = {{"report_format", 1},
@@ -97,7 +154,104 @@ void write_report_json(const fs::path& path, const nlohmann::json& metadata,
                         {"summary", to_json(summary)},
                         {"findings", findings},
                         {"results", results}};
-  write_file_atomic(path, doc.dump(2) + "\n");
+  doc["integrity"] = {{"algorithm", "sha256"},
+                      {"covers", "results, findings and summary, as compact JSON with sorted keys"},
+                      {"sha256", integrity_digest(doc)}};
+  return doc;
+}
+
+void write_all(const fs::path& dir, const nlohmann::json& doc) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError(dir.string() + ": cannot create (" + ec.message() + ")");
+  write_file_atomic(dir / "report.json", doc.dump(2) + "\n");
+  write_file_atomic(dir / "junit.xml", render_junit(doc));
+  write_file_atomic(dir / "report.md", render_markdown(doc));
+  write_file_atomic(dir / "report.html", render_html(doc));
+}
+
+nlohmann::json load_document(const fs::path& file) {
+  const std::string text = read_file(file);
+  if (file.extension() == ".jsonl") {
+    nlohmann::json results = nlohmann::json::array();
+    std::istringstream in(text);
+    int line_no = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++line_no;
+      if (line.empty()) continue;
+      auto r = nlohmann::json::parse(line, nullptr, false);
+      if (r.is_discarded() || !r.is_object() || !r.contains("check_id") || !r.contains("verdict"))
+        throw InputError(file.string() + ":" + std::to_string(line_no) + ": not a result record");
+      results.push_back(std::move(r));
+    }
+    Summary s;
+    for (const auto& r : results) {
+      ++s.total;
+      const std::string v =
+          r["verdict"].is_string() ? r["verdict"].get<std::string>() : "INCONCLUSIVE";
+      if (v == "PASS")
+        ++s.pass;
+      else if (v == "FAIL")
+        ++s.fail;
+      else if (v == "SKIPPED")
+        ++s.skipped;
+      else
+        ++s.inconclusive;
+      if (r.value("severity", nlohmann::json()) == "EXPOSURE") ++s.exposure;
+      if (r.value("severity", nlohmann::json()) == "LOCKOUT") ++s.lockout;
+      if (v == "FAIL" && r.value("expected_finding", false)) ++s.expected_fail;
+    }
+    nlohmann::json doc = {{"report_format", 1},
+                          {"metadata", {{"rendered_from", file.string()}}},
+                          {"summary", to_json(s)},
+                          {"findings", findings_from_results(results)},
+                          {"results", results}};
+    doc["integrity"] = {
+        {"algorithm", "sha256"},
+        {"covers", "results, findings and summary, as compact JSON with sorted keys"},
+        {"sha256", integrity_digest(doc)}};
+    return doc;
+  }
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("results") ||
+      !doc["results"].is_array() || !doc.contains("summary"))
+    throw InputError(file.string() + ": not an mtls-harness report.json (or results.jsonl)");
+  return doc;
+}
+
+int verify(const fs::path& report_json, std::string* detail) {
+  const auto doc = load_document(report_json);
+  if (!doc.contains("integrity") || !doc["integrity"].contains("sha256"))
+    throw InputError(report_json.string() + ": the report has no integrity block");
+  const std::string want = doc["integrity"]["sha256"];
+  const std::string got = integrity_digest(doc);
+  if (detail) *detail = "recorded " + want + ", computed " + got;
+  return want == got ? 0 : 1;
+}
+
+nlohmann::json regressions(const nlohmann::json& old_doc, const nlohmann::json& new_doc) {
+  std::map<std::string, nlohmann::json> before;
+  for (const auto& r : old_doc["results"])
+    before[r.value("scenario", "") + "|" + r.value("check_id", "")] = r;
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : new_doc["results"]) {
+    auto it = before.find(r.value("scenario", "") + "|" + r.value("check_id", ""));
+    if (it == before.end()) continue;
+    const auto passed = [](const nlohmann::json& x) {
+      return x.value("verdict", "") == "PASS" ||
+             (x.value("verdict", "") == "FAIL" && x.value("expected_finding", false));
+    };
+    const bool fails_now = r.value("verdict", "") == "FAIL" && !r.value("expected_finding", false);
+    if (passed(it->second) && fails_now)
+      out.push_back({{"scenario", r["scenario"]},
+                     {"check_id", r["check_id"]},
+                     {"was", it->second["verdict"]},
+                     {"now", r["verdict"]},
+                     {"severity", r["severity"]},
+                     {"outcome", r["outcome"]},
+                     {"reason", r["reason"]}});
+  }
+  return out;
 }
 
 }  // namespace mtls::report

@@ -46,8 +46,25 @@ class ResultStream {
 
 void write_results_jsonl(const std::filesystem::path& path,
                          const std::vector<ResultRecord>& records);
-void write_report_json(const std::filesystem::path& path, const nlohmann::json& metadata,
-                       const std::vector<ResultRecord>& records, const Summary& summary,
-                       const nlohmann::json& findings = nlohmann::json::array());
+// The report document: metadata, summary, findings, results, and an integrity block with the
+// SHA-256 over the canonical form of {results, findings, summary} (compact JSON, keys sorted).
+nlohmann::json make_document(const nlohmann::json& metadata,
+                             const std::vector<ResultRecord>& records, const Summary& summary,
+                             const nlohmann::json& findings);
+std::string integrity_digest(const nlohmann::json& doc);
+
+// Writes report.json, junit.xml, report.md and report.html into `dir` (each atomically).
+void write_all(const std::filesystem::path& dir, const nlohmann::json& doc);
+
+// A report document from report.json, or rebuilt from results.jsonl (summary recomputed,
+// findings derived from the FAILs). Throws InputError naming the file on anything else.
+nlohmann::json load_document(const std::filesystem::path& file);
+
+// 0: the integrity digest matches; 1: it does not (the report was changed). Throws InputError
+// for a file that is not a report.
+int verify(const std::filesystem::path& report_json, std::string* detail);
+
+// Checks that passed in `old_doc` and fail now (same scenario and check id).
+nlohmann::json regressions(const nlohmann::json& old_doc, const nlohmann::json& new_doc);
 
 }  // namespace mtls::report

@@ -1,0 +1,18 @@
+// render.hpp: the human and CI renderings of a report document (report.json's contents):
+// JUnit XML, Markdown for CI job pages, and one self-contained HTML file (no network fetches).
+// Each is a pure function of the document, so `mtls-harness report` can re-render any report.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace mtls::report {
+
+std::string render_junit(const nlohmann::json& doc);
+std::string render_markdown(const nlohmann::json& doc);
+std::string render_html(const nlohmann::json& doc);
+
+// Escaping for XML/HTML text and attributes.
+std::string xml_escape(const std::string& s);
+
+}  // namespace mtls::report

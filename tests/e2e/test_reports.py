@@ -1,0 +1,174 @@
+"""The four reports of a run: report.json (valid against reports/report.schema.json, tamper-evident
+via `report verify`), junit.xml (read with a real XML parser), report.md, and report.html loaded
+in a real browser (headless Debian chromium: a PNG screenshot is kept, and the counts in the DOM
+must equal report.json's). Re-rendering, `report diff`, and no secret in any output."""
+import json
+import pathlib
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import jsonschema
+import pytest
+
+from helpers import HOME
+
+SCHEMA = json.loads((HOME / "reports" / "report.schema.json").read_text())
+ARTIFACTS = HOME / "build" / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    from helpers import BIN
+    out = tmp_path_factory.mktemp("run") / "out"
+    p = subprocess.run([BIN, "run", "--out", str(out)], capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def failing_run(tmp_path_factory):
+    from helpers import BIN
+    d = tmp_path_factory.mktemp("leaky")
+    (d / "leaky.yaml").write_text(
+        "name: leaky\nbeacons:\n  - {name: beacon-a, simulated: {client_auth: require}}\n"
+        "  - {name: beacon-b, simulated: {client_auth: ignore}}\npolicy: {client_certificate: required}\n"
+        "credentials: [valid, none, expired]\noperations: [download-policy, upload-status]\nentry_paths: [https]\n")
+    out = d / "out"
+    p = subprocess.run([BIN, "run", str(d / "leaky.yaml"), "--out", str(out)], capture_output=True, timeout=300)
+    assert p.returncode == 1, p.stderr.decode()[-2000:]
+    return out
+
+
+def doc(out):
+    return json.loads((out / "report.json").read_text())
+
+
+def test_report_json_matches_its_schema(default_run, failing_run):
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    for out in (default_run, failing_run):
+        jsonschema.validate(doc(out), SCHEMA)
+    d = doc(default_run)
+    assert d["metadata"]["git_commit"] is None or len(d["metadata"]["git_commit"]) == 40
+    assert d["metadata"]["scenarios"] and all(len(s["sha256"]) == 64 for s in d["metadata"]["scenarios"])
+
+
+def test_verify_detects_a_tampered_report(harness, default_run, tmp_path):
+    assert harness("report", "verify", default_run / "report.json").returncode == 0
+    tampered = doc(default_run)
+    failing = next(r for r in tampered["results"] if r["verdict"] == "FAIL")
+    failing["verdict"] = "PASS"  # someone hides a failure
+    (tmp_path / "report.json").write_text(json.dumps(tampered))
+    p = harness("report", "verify", tmp_path / "report.json")
+    assert p.returncode == 1 and b"CHANGED" in p.stdout
+    (tmp_path / "junk.json").write_text("{}")
+    assert harness("report", "verify", tmp_path / "junk.json").returncode == 2
+
+
+def test_junit_has_one_testcase_per_check(default_run, failing_run):
+    for out in (default_run, failing_run):
+        d = doc(out)
+        cases = list(ET.parse(out / "junit.xml").getroot().iter("testcase"))
+        assert len(cases) == d["summary"]["total"]
+        by_name = {(c.get("classname"), c.get("name")): c for c in cases}
+        for r in d["results"]:
+            c = by_name[(f"{r['scenario']}/{r['beacon']}", r["check_id"])]
+            failed = c.find("failure") is not None
+            assert failed == (r["verdict"] == "FAIL" and not r["expected_finding"]), r["check_id"]
+            assert (c.find("skipped") is not None) == (r["verdict"] == "SKIPPED")
+    failures = [c for c in ET.parse(failing_run / "junit.xml").getroot().iter("testcase") if c.find("failure") is not None]
+    assert failures and all(c.find("failure").get("type") == "EXPOSURE" for c in failures)
+
+
+def test_markdown_summary_puts_exposures_first(failing_run):
+    md = (failing_run / "report.md").read_text()
+    d = doc(failing_run)
+    assert md.startswith("# mTLS conformance: FAIL")
+    assert f"| {d['summary']['total']} | {d['summary']['PASS']} | {d['summary']['FAIL']} |" in md
+    findings = md.split("## Findings")[1].split("##")[0]
+    assert findings.strip().startswith("- **EXPOSURE** beacon-b")
+    assert "Fix:" in findings
+
+
+class _Counts(HTMLParser):
+    """Reads the counts (id="count-*") and heat-map cells out of a DOM dump."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts, self.cells, self._in = {}, [], None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if (a.get("id") or "").startswith("count-"):
+            self._in = a["id"][len("count-"):]
+        if tag == "td" and "cell" in (a.get("class") or "").split():
+            self.cells.append(a.get("data-verdict"))
+
+    def handle_data(self, data):
+        if self._in:
+            self.counts[self._in] = int(data)
+            self._in = None
+
+
+def chromium(*args, profile):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}"]
+    return subprocess.run(["chromium", *flags, *args], capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("which", ["default", "failing"])
+def test_html_in_a_real_browser(default_run, failing_run, tmp_path, which):
+    out = default_run if which == "default" else failing_run
+    html = (out / "report.html").read_text()
+    assert "src=\"http" not in html and "href=\"http" not in html and "@import" not in html  # self-contained
+    url = (out / "report.html").as_uri()
+    dom = chromium("--dump-dom", url, profile=tmp_path / "p1")
+    assert dom.returncode == 0, dom.stderr.decode()[-1000:]
+    parsed = _Counts()
+    parsed.feed(dom.stdout.decode())
+    summary = doc(out)["summary"]
+    for key in ("total", "PASS", "FAIL", "INCONCLUSIVE", "SKIPPED", "EXPOSURE", "LOCKOUT"):
+        assert parsed.counts[key] == summary[key], key
+    assert len(parsed.cells) == summary["total"]
+    assert sorted(parsed.cells) == sorted(r["verdict"] for r in doc(out)["results"])
+    shot = tmp_path / f"report-{which}.png"
+    s = chromium("--window-size=1400,1800", f"--screenshot={shot}", url, profile=tmp_path / "p2")
+    assert s.returncode == 0 and shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / shot.name)  # kept for people to look at
+
+
+def test_rerender_from_results_and_diff(harness, default_run, failing_run, tmp_path):
+    p = harness("report", "--in", default_run / "results.jsonl", "--out", tmp_path / "again")
+    assert p.returncode == 0
+    again = doc(tmp_path / "again")
+    assert again["summary"]["total"] == doc(default_run)["summary"]["total"]
+    assert again["summary"]["FAIL"] == doc(default_run)["summary"]["FAIL"]
+    assert {f for f in ("report.html", "report.md", "junit.xml", "report.json")} <= {x.name for x in (tmp_path / "again").iterdir()}
+    assert harness("report", "diff", default_run / "report.json", default_run / "report.json").returncode == 0
+    # A later run where a check that passed now fails: a regression, exit 1.
+    later = doc(default_run)
+    victim = next(r for r in later["results"] if r["verdict"] == "PASS" and r["expected"] == "REJECTED")
+    victim.update(verdict="FAIL", severity="EXPOSURE", outcome="ACCEPTED", expected_finding=False)
+    (tmp_path / "later.json").write_text(json.dumps(later))
+    p = harness("report", "diff", default_run / "report.json", tmp_path / "later.json")
+    assert p.returncode == 1
+    lines = [l for l in p.stdout.decode().splitlines() if l.startswith("REGRESSION")]
+    assert lines == [f"REGRESSION {victim['scenario']} {victim['check_id']}: PASS -> FAIL EXPOSURE (ACCEPTED)"]
+
+
+def test_no_secret_in_any_report(default_run):
+    pki = default_run / "work" / "pki"
+    m = json.loads((pki / "manifest.json").read_text())
+    secrets = [(pki / m["credentials"]["valid-p12"]["password_file"]).read_text().strip().encode()]
+    for key in pki.rglob("*.key"):
+        body = b"".join(l for l in key.read_bytes().splitlines() if not l.startswith(b"-----"))
+        secrets += [body[i:i + 24] for i in range(0, len(body) - 24, 24)]
+    outputs = [f for f in default_run.iterdir() if f.is_file()] + list((default_run / "work").rglob("*.jsonl"))
+    assert len(outputs) >= 5
+    for f in outputs:
+        data = f.read_bytes()
+        for s in secrets:
+            assert s not in data, f"secret material in {f.name}"
