@@ -2,6 +2,7 @@
 // every error becomes one line on stderr and an exit code (0 pass, 1 a check failed, 2 usage or
 // input error, 3 harness error or a check that could not be carried out).
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <unistd.h>
@@ -191,6 +192,13 @@ int cmd_beacon(const BeaconArgs& args, const CLI::App& cmd) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Started by the engine: ask for SIGTERM when it dies (then drain and exit like on Ctrl-C).
+  if (const char* e = std::getenv("MTLS_HARNESS_DIE_WITH_PARENT");
+      e != nullptr && std::string(e) == "1") {
+    const pid_t parent = ::getppid();
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) return 0;  // the parent died before the request took effect
+  }
   mtls::beacon::Beacon beacon(cfg);
   const auto ready = beacon.start();
   std::cout << ready.dump() << std::endl;  // the ready signal for whoever started us

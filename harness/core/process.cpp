@@ -18,8 +18,8 @@ extern char** environ;
 
 namespace mtls {
 
-ChildProcess::ChildProcess(std::vector<std::string> argv,
-                           const std::filesystem::path& stderr_path) {
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& stderr_path,
+                           const std::vector<std::string>& extra_env) {
   if (argv.empty()) throw HarnessError("ChildProcess: empty command line");
   for (const auto& a : argv) command_line_ += (command_line_.empty() ? "" : " ") + a;
   int fds[2];
@@ -34,7 +34,12 @@ ChildProcess::ChildProcess(std::vector<std::string> argv,
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), environ);
+  std::vector<std::string> env_strings = extra_env;
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int rc = ::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {

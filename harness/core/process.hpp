@@ -15,7 +15,9 @@ namespace mtls {
 
 class ChildProcess {
  public:
-  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& stderr_path);
+  // `extra_env` ("NAME=value") is added to this process's environment for the child.
+  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& stderr_path,
+               const std::vector<std::string>& extra_env = {});
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess();

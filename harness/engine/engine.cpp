@@ -107,7 +107,8 @@ class BeaconProcess {
                                      "--config",     (dir / "beacon.yaml").string(),
                                      "--ready-file", (dir / "ready.json").string(),
                                      "--log",        log_.string()};
-    child_.emplace(argv, stderr_);
+    // If the engine dies (Ctrl-C, a crash), the beacon gets SIGTERM and drains: no orphans.
+    child_.emplace(argv, stderr_, std::vector<std::string>{"MTLS_HARNESS_DIE_WITH_PARENT=1"});
     bool timed_out = false;
     auto line = child_->read_line(std::chrono::seconds(30), &timed_out);
     json ready;

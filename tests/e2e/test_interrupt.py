@@ -1,0 +1,50 @@
+"""An interrupted run leaves no simulated beacon behind: the beacons the engine starts receive
+SIGTERM from the kernel when the engine dies (PR_SET_PDEATHSIG), drain and exit."""
+import json
+import os
+import pathlib
+import select
+import subprocess
+
+from helpers import BIN
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = pathlib.Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_killing_the_engine_stops_its_beacons(tmp_path):
+    scenario = tmp_path / "slow.yaml"
+    # A slow beacon keeps the run going long enough to be interrupted while beacons are up.
+    scenario.write_text("name: slow\nbeacons:\n  - {name: beacon-a, simulated: {client_auth: require, latency_ms: 3000}}\n"
+                        "policy: {client_certificate: required}\ncredentials: [valid, none]\n"
+                        "operations: all\nentry_paths: [https]\n")
+    out = tmp_path / "out"
+    run = subprocess.Popen([BIN, "run", str(scenario), "--out", str(out), "--jobs", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # The first streamed result proves the beacon is up and checks are running.
+        results = out / "results.jsonl"
+        first = run.stderr.readline()  # "[1/N] ..." once the first check finished
+        assert first.startswith(b"[1/"), first
+        ready = next((out / "work").rglob("ready.json"))
+        pid = json.loads(ready.read_text())["pid"]
+        assert alive(pid)
+        beacon_exit = os.pidfd_open(pid)  # readable once the beacon has exited (it is not our child)
+        try:
+            run.kill()  # SIGKILL: the engine gets no chance to clean up itself
+            run.wait(timeout=10)
+            ready_to_read, _, _ = select.select([beacon_exit], [], [], 15)
+            assert ready_to_read, "the beacon outlived the engine by 15 s"
+        finally:
+            os.close(beacon_exit)
+        assert not alive(pid)
+        assert results.exists() and results.read_text().count("\n") >= 1  # what finished is kept
+    finally:
+        if run.poll() is None:
+            run.kill()
