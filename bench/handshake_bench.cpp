@@ -1,0 +1,273 @@
+// handshake_bench.cpp: what one TLS 1.2 handshake costs the beacon's server side, in memory (no
+// sockets), with the beacon's own Botan configuration (ConnectionCredentials, BeaconPolicy):
+// server-only vs mutual TLS, full vs resumed, ECDSA P-256 vs RSA-2048, with and without CRL
+// checks. Server CPU per handshake (thread CPU time spent inside the server's Botan calls) is the
+// figure. BM_CryptoLowerBound does, per iteration, exactly the public-key operations the server
+// side of one handshake needs; the summary printed at the end gives each handshake's ratio to it
+// and the mTLS / server-only ratio, all from the same run.
+#include <benchmark/benchmark.h>
+#include <botan/certstor.h>
+#include <botan/curve25519.h>
+#include <botan/ecdsa.h>
+#include <botan/pubkey.h>
+#include <botan/rsa.h>
+#include <botan/system_rng.h>
+#include <botan/tls_client.h>
+#include <botan/tls_server.h>
+#include <botan/tls_session_manager.h>
+#include <botan/x509path.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "beacon/tls_config.hpp"
+#include "pki/manifest.hpp"
+#include "pki/pem.hpp"
+#include "pki/pki.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mtls::pki::KeyType;
+
+double thread_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+// One test PKI per key type, made once for the whole benchmark run (in a temporary folder).
+struct Pki {
+  fs::path dir;
+  mtls::pki::Manifest m;
+};
+const Pki& pki_for(KeyType t) {
+  static std::map<KeyType, Pki> made;
+  auto it = made.find(t);
+  if (it != made.end()) return it->second;
+  std::string tmpl = (fs::temp_directory_path() / "mtls-hs-bench-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+  mtls::pki::init({.out = fs::path(tmpl) / "pki", .key_type = t});
+  return made.emplace(t, Pki{tmpl, mtls::pki::load_manifest(fs::path(tmpl) / "pki")}).first->second;
+}
+
+class ClientCreds : public Botan::Credentials_Manager {
+ public:
+  ClientCreds(const mtls::pki::Manifest& m, bool mutual)
+      : chain_(mutual ? mtls::pki::load_certificates(*m.credential("valid").cert)
+                      : std::vector<Botan::X509_Certificate>{}),
+        key_(mutual ? mtls::pki::load_private_key(*m.credential("valid").key) : nullptr) {
+    for (const auto& c : mtls::pki::load_certificates(m.server_ca)) trust_.add_certificate(c);
+  }
+  std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(
+      const std::string&, const std::string&) override {
+    return {&trust_};
+  }
+  std::vector<Botan::X509_Certificate> cert_chain(const std::vector<std::string>& types,
+                                                  const std::string& type,
+                                                  const std::string&) override {
+    if (type != "tls-client" || chain_.empty()) return {};
+    for (const auto& t : types)
+      if (t == key_->algo_name()) return chain_;
+    return {};
+  }
+  Botan::Private_Key* private_key_for(const Botan::X509_Certificate&, const std::string&,
+                                      const std::string&) override {
+    return key_.get();
+  }
+
+ private:
+  Botan::Certificate_Store_In_Memory trust_;
+  std::vector<Botan::X509_Certificate> chain_;
+  std::unique_ptr<Botan::Private_Key> key_;
+};
+
+// The agent's side: TLS 1.2, no revocation data demanded for the beacon's certificate.
+struct ClientPolicy : Botan::TLS::Policy {
+  bool require_cert_revocation_info() const override { return false; }
+};
+
+// Collects what one side emits; counts the server's CPU time in its own calls.
+struct Pipe : Botan::TLS::Callbacks {
+  std::vector<uint8_t> out;
+  bool client_cert_seen = false;
+  void tls_emit_data(const uint8_t d[], size_t n) override { out.insert(out.end(), d, d + n); }
+  void tls_record_received(uint64_t, const uint8_t[], size_t) override {}
+  void tls_alert(Botan::TLS::Alert) override {}
+  bool tls_session_established(const Botan::TLS::Session& s) override {
+    client_cert_seen = !s.peer_certs().empty();
+    return true;
+  }
+};
+
+struct Setup {
+  KeyType type;
+  bool mutual, resumed, crl;
+};
+
+void BM_Handshake(benchmark::State& state, Setup s) {
+  const Pki& p = pki_for(s.type);
+  Botan::System_RNG rng;
+  const mtls::beacon::ServerIdentity id(p.m.beacon("beacon-a").cert, p.m.beacon("beacon-a").key);
+  auto trust = mtls::beacon::client_trust_store(
+      p.m.client_ca, s.crl ? std::optional(p.m.client_crls) : std::nullopt);
+  const Botan::SymmetricKey ticket_key(rng, 32);
+  mtls::beacon::ConnectionCredentials server_creds(id, trust.get(), ticket_key,
+                                                   [&](const std::string&) { return s.mutual; });
+  const mtls::beacon::BeaconPolicy server_policy("1.2", s.crl, false);
+  ClientCreds client_creds(p.m, s.mutual);
+  const ClientPolicy client_policy;
+  Botan::TLS::Session_Manager_In_Memory server_sessions(rng), client_sessions(rng);
+  double server_us = 0;
+  std::size_t handshakes = 0;
+  auto one = [&](bool measure) {
+    Botan::TLS::Session_Manager_In_Memory fresh(rng);
+    Pipe sp, cp;
+    Botan::TLS::Server server(sp, server_sessions, server_creds, server_policy, rng);
+    Botan::TLS::Client client(
+        cp, s.resumed ? static_cast<Botan::TLS::Session_Manager&>(client_sessions) : fresh,
+        client_creds, client_policy, rng, Botan::TLS::Server_Information("localhost", 443),
+        Botan::TLS::Protocol_Version::TLS_V12);
+    for (int round = 0; round < 20 && !(client.is_active() && server.is_active()); ++round) {
+      if (!cp.out.empty()) {
+        std::vector<uint8_t> in;
+        in.swap(cp.out);
+        const double t0 = thread_cpu_us();
+        server.received_data(in.data(), in.size());
+        if (measure) server_us += thread_cpu_us() - t0;
+      }
+      if (!sp.out.empty()) {
+        std::vector<uint8_t> in;
+        in.swap(sp.out);
+        client.received_data(in.data(), in.size());
+      }
+    }
+    if (!(client.is_active() && server.is_active()) || sp.client_cert_seen != s.mutual)
+      throw std::runtime_error("the in-memory handshake did not complete as configured");
+  };
+  if (s.resumed) one(false);  // establish the session to resume
+  for (auto _ : state) {
+    one(true);
+    ++handshakes;
+  }
+  state.counters["server_cpu_us"] = server_us / static_cast<double>(handshakes);
+}
+
+// The public-key work the server side of one TLS 1.2 ECDHE handshake cannot avoid: sign the
+// ServerKeyExchange, X25519 key generation + agreement; for mTLS also verify the client's
+// CertificateVerify and the client chain (leaf by issuing CA, issuing CA by root): 3 verifies.
+void BM_CryptoLowerBound(benchmark::State& state, Setup s) {
+  const Pki& p = pki_for(s.type);
+  Botan::System_RNG rng;
+  auto server_key = mtls::pki::load_private_key(p.m.beacon("beacon-a").key);
+  const bool rsa = s.type == KeyType::kRsa2048;
+  const std::string padding = rsa ? "EMSA_PKCS1(SHA-256)" : "EMSA1(SHA-256)";
+  Botan::PK_Signer signer(*server_key, rng, padding);
+  const auto client_chain = mtls::pki::load_certificates(*p.m.credential("valid").cert);
+  const auto root = mtls::pki::load_certificates(p.m.client_ca).front();
+  auto client_key = mtls::pki::load_private_key(*p.m.credential("valid").key);
+  Botan::PK_Signer client_signer(*client_key, rng, padding);
+  const std::vector<uint8_t> msg(100, 0x42);
+  const auto client_sig = client_signer.sign_message(msg, rng);
+  const auto pub = client_chain.front().load_subject_public_key();
+  Botan::PK_Verifier verifier(*pub, padding);
+  Botan::Curve25519_PrivateKey peer(rng);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(signer.sign_message(msg, rng));
+    Botan::Curve25519_PrivateKey eph(rng);
+    benchmark::DoNotOptimize(eph.agree(peer.public_value().data(), peer.public_value().size()));
+    if (s.mutual) {
+      benchmark::DoNotOptimize(verifier.verify_message(msg, client_sig));
+      benchmark::DoNotOptimize(
+          client_chain[0].check_signature(*client_chain[1].load_subject_public_key()));
+      benchmark::DoNotOptimize(client_chain[1].check_signature(*root.load_subject_public_key()));
+    }
+  }
+}
+
+// Prints, after the usual table, each handshake's server CPU against the lower bound and the
+// mTLS / server-only ratio, from this run's figures.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+      const std::string name = r.benchmark_name();
+      if (name.starts_with("BM_Handshake")) {
+        auto it = r.counters.find("server_cpu_us");
+        if (it != r.counters.end()) server_us_[base(name)] = it->second.value;
+      } else if (name.starts_with("BM_CryptoLowerBound")) {
+        bound_us_[base(name)] = r.GetAdjustedCPUTime();  // time unit: microseconds
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    std::printf("\nserver CPU per handshake (us) vs the crypto lower bound, same run:\n");
+    for (const auto& [name, us] : server_us_) {
+      const std::string key = name.substr(name.find('/') + 1);
+      const std::string bound_key =
+          key.substr(0, key.find("/full")).substr(0, key.find("/resumed"));
+      std::string lb = bound_key;
+      if (auto pos = lb.find("/crl"); pos != std::string::npos) lb.erase(pos);
+      auto b = bound_us_.find("BM_CryptoLowerBound/" + lb);
+      std::printf("  %-34s %8.1f us", key.c_str(), us);
+      if (b != bound_us_.end() && key.find("/full") != std::string::npos)
+        std::printf("   lower bound %7.1f us   ratio %.2fx", b->second, us / b->second);
+      const std::string other = key.find("/mtls") != std::string::npos
+                                    ? replace(key, "/mtls", "/server-only")
+                                    : std::string();
+      if (!other.empty() && server_us_.count("BM_Handshake/" + other))
+        std::printf("   mTLS / server-only %.2fx", us / server_us_["BM_Handshake/" + other]);
+      std::printf("\n");
+    }
+  }
+
+ private:
+  static std::string base(const std::string& n) {
+    const auto agg = n.find("_median");
+    return agg == std::string::npos ? n : n.substr(0, agg);
+  }
+  static std::string replace(std::string s, const std::string& from, const std::string& to) {
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  }
+  std::map<std::string, double> server_us_, bound_us_;
+};
+
+void register_all() {
+  for (auto [t, tname] :
+       {std::pair{KeyType::kEcdsaP256, "p256"}, std::pair{KeyType::kRsa2048, "rsa2048"}}) {
+    for (bool mutual : {false, true}) {
+      const std::string mode = mutual ? "mtls" : "server-only";
+      benchmark::RegisterBenchmark(
+          ("BM_CryptoLowerBound/" + std::string(tname) + "/" + mode).c_str(), BM_CryptoLowerBound,
+          Setup{t, mutual, false, false})
+          ->Unit(benchmark::kMicrosecond);
+      for (bool resumed : {false, true})
+        for (bool crl : mutual ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
+          const std::string n = "BM_Handshake/" + std::string(tname) + "/" + mode +
+                                (crl ? "/crl" : "") + (resumed ? "/resumed" : "/full");
+          benchmark::RegisterBenchmark(n.c_str(), BM_Handshake, Setup{t, mutual, resumed, crl})
+              ->Unit(benchmark::kMicrosecond);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
