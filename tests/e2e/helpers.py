@@ -52,3 +52,13 @@ def openssl_accepted(peer, port, pki, manifest, credential, *extra):
     request = f"GET {OP_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
     p = peer(cmd, input_bytes=request)
     return p.returncode == 0 and p.stdout.startswith(b"HTTP/1.1 200")
+
+
+def pid_alive(pid):
+    """True while process `pid` runs (a zombie does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = pathlib.Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"

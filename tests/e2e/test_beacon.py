@@ -155,12 +155,17 @@ def tls_connection(beacon, pki, manifest, credential="valid"):
             yield s
 
 
+def send_partial_put(s, name, declared, sent):
+    """Starts a PUT that announces `declared` bytes and sends only `sent` of them."""
+    s.sendall(f"PUT /ManageSoftRL/{name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {declared}\r\n\r\n".encode()
+              + b"y" * sent)
+
+
 def test_a_client_that_vanishes_mid_upload_leaves_no_file(start_beacon, pki, manifest, tmp_path):
     store = tmp_path / "store"
     beacon = start_beacon("require", args=["--store", store])
     with tls_connection(beacon, pki, manifest) as s:
-        s.sendall(b"PUT /ManageSoftRL/half.ndi HTTP/1.1\r\nHost: localhost\r\n"
-                  b"Content-Length: 200000\r\n\r\n" + b"y" * 100_000)
+        send_partial_put(s, "half.ndi", 200_000, 100_000)
     # Prove the beacon has seen the end of that connection before looking at the store.
     beacon.stop()
     assert any(c["bytes_in"] > 100_000 for c in beacon.records("connection"))
@@ -348,8 +353,7 @@ def test_sigterm_during_an_upload_leaves_no_partial_file(start_beacon, pki, mani
     store = tmp_path / "store"
     beacon = start_beacon("require", args=["--store", store])
     with tls_connection(beacon, pki, manifest) as s:
-        s.sendall(b"PUT /ManageSoftRL/slow.ndi HTTP/1.1\r\nHost: localhost\r\n"
-                  b"Content-Length: 100000\r\n\r\n" + b"z" * 1000)
+        send_partial_put(s, "slow.ndi", 100_000, 1000)
         started = time.monotonic()
         assert beacon.stop() == 0            # SIGTERM: drains, then exits cleanly
         assert time.monotonic() - started < 8  # bounded: the drain does not wait for ever

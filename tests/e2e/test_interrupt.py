@@ -6,16 +6,7 @@ import pathlib
 import select
 import subprocess
 
-from helpers import BIN
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = pathlib.Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+from helpers import BIN, pid_alive as alive
 
 
 def test_killing_the_engine_stops_its_beacons(tmp_path):

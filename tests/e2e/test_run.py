@@ -6,7 +6,7 @@ import json
 import os
 import pathlib
 
-from helpers import HOME
+from helpers import HOME, pid_alive
 
 
 def load_results(out):
@@ -17,15 +17,6 @@ def planned(harness, *args):
     p = harness("run", "--list", *args)
     assert p.returncode == 0
     return [json.loads(l) for l in p.stdout.decode().splitlines()]
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = pathlib.Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 def test_default_suite(harness, tmp_path):
