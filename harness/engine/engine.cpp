@@ -183,7 +183,8 @@ std::optional<std::string> unpresentable(const pki::Credential& c) {
 struct Check {
   ResultRecord record;
   const agent::Operation* op = nullptr;
-  std::vector<agent::BeaconChoice> beacons;  // one, or the boundary's failover list
+  std::vector<std::string> beacon_names;     // one, or the boundary's failover list
+  std::vector<agent::BeaconChoice> beacons;  // their URLs, once the beacons run
   bool boundary = false;
   agent::AgentOptions options;
   std::optional<std::size_t> control;
@@ -270,11 +271,10 @@ Prepared prepare(const RunOptions& o) {
   return p;
 }
 
-// Expands one scenario into checks. `urls` maps beacon name -> base URL ("" when not started).
+// Expands one scenario into checks (beacons by name; their URLs are known once they run).
 std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
                           const agent::Catalogue& catalogue,
-                          const std::map<std::string, std::string>& digests,
-                          const std::map<std::string, std::string>& urls) {
+                          const std::map<std::string, std::string>& digests) {
   std::vector<std::string> creds = sc.credentials;
   if (sc.all_credentials) {
     creds = {sc.control_credential};
@@ -297,12 +297,12 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
   std::vector<Check> plan;
   auto add = [&](const std::string& beacon_label, const agent::Operation& op,
                  const std::string& path, const std::string& cname,
-                 std::vector<agent::BeaconChoice> beacons, bool boundary,
+                 std::vector<std::string> beacon_names, bool boundary,
                  std::optional<std::size_t> control_index) {
     const pki::Credential& cred = m.credential(cname);
     Check ch;
     ch.op = &op;
-    ch.beacons = std::move(beacons);
+    ch.beacon_names = std::move(beacon_names);
     ch.boundary = boundary;
     ch.record.scenario = sc.id;
     ch.record.beacon = beacon_label;
@@ -325,13 +325,10 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
       for (const auto& path : sc.entry_paths) {
         const std::size_t control = plan.size();
         for (const auto& c : creds)
-          add(b.name, catalogue.get(op_id), path, c,
-              {{urls.count(b.name) ? urls.at(b.name) : "", 1}}, false, control);
+          add(b.name, catalogue.get(op_id), path, c, {b.name}, false, control);
       }
   if (sc.boundary) {
-    std::vector<agent::BeaconChoice> list;
-    for (const auto& name : sc.boundary->failover)
-      list.push_back({urls.count(name) ? urls.at(name) : "", 1});
+    const std::vector<std::string>& list = sc.boundary->failover;
     for (const auto& op_id : sc.boundary->operations) {
       const std::size_t control = plan.size();
       add("boundary", catalogue.get(op_id), "https", sc.control_credential, list, true,
@@ -357,7 +354,7 @@ json plan(const RunOptions& o) {
     pki::init({.out = tmp / "pki", .key_type = pki::KeyType::kEcdsaP256});
     const pki::Manifest m = pki::load_manifest(tmp / "pki");
     for (const auto& sc : p.scenarios)
-      for (const auto& ch : expand(sc, m, p.catalogue, p.digests, {}))
+      for (const auto& ch : expand(sc, m, p.catalogue, p.digests))
         out.push_back({{"check_id", ch.record.check_id},
                        {"scenario", sc.id},
                        {"file", sc.file.string()},
@@ -390,9 +387,12 @@ RunResult run(const RunOptions& o) {
   const fs::path pki_dir = work / "pki";
   pki::init({.out = pki_dir, .key_type = pki::KeyType::kEcdsaP256, .force = true});
   const pki::Manifest manifest = pki::load_manifest(pki_dir);
-  try {  // the manifest is needed to validate credential names: undo our output on bad input
+  // Expand every scenario once. The manifest is needed to check credential names: on bad
+  // input, undo what this run wrote.
+  std::vector<std::vector<Check>> plans;
+  try {
     for (const auto& sc : prep.scenarios)
-      (void)expand(sc, manifest, prep.catalogue, prep.digests, {});
+      plans.push_back(expand(sc, manifest, prep.catalogue, prep.digests));
   } catch (const InputError&) {
     if (!out_existed)
       fs::remove_all(o.out, ec);
@@ -422,12 +422,12 @@ RunResult run(const RunOptions& o) {
   json findings = json::array();
   int selftest_missed = 0, warn_count = 0;
   std::size_t total = 0;
-  for (const auto& sc : prep.scenarios)
-    total += expand(sc, manifest, prep.catalogue, prep.digests, {}).size();
+  for (const auto& plan : plans) total += plan.size();
   Progress progress(o.progress, o.progress_is_terminal, total);
   const agent::Operation& select = prep.catalogue.get("select-beacon");
 
-  for (const Scenario& sc : prep.scenarios) {
+  for (std::size_t si = 0; si < prep.scenarios.size(); ++si) {
+    const Scenario& sc = prep.scenarios[si];
     meta["scenarios"].push_back(
         {{"id", sc.id}, {"file", sc.file.string()}, {"sha256", sha256_file_hex(sc.file)}});
     // Start the simulated beacons; external ones are used as they are.
@@ -456,7 +456,9 @@ RunResult run(const RunOptions& o) {
            {"settings", b.simulated ? json(YAML::Dump(*b.simulated)) : json(nullptr)}});
     }
 
-    std::vector<Check> plan = expand(sc, manifest, prep.catalogue, prep.digests, urls);
+    std::vector<Check>& plan = plans[si];
+    for (auto& ch : plan)
+      for (const auto& name : ch.beacon_names) ch.beacons.push_back({urls.at(name), 1});
     std::vector<std::optional<ResultRecord>> done(plan.size());
     auto finish = [&](std::size_t i, ResultRecord got) {
       Check& ch = plan[i];
