@@ -19,6 +19,7 @@
 #include "core/home.hpp"
 #include "core/process.hpp"
 #include "core/timefmt.hpp"
+#include "engine/beacon_process.hpp"
 #include "engine/scenario.hpp"
 #include "engine/verdict.hpp"
 #include "pki/manifest.hpp"
@@ -46,97 +47,6 @@ json git_commit() {
   }
   return nullptr;
 }
-
-std::string tail_of(const fs::path& file, std::size_t max_bytes = 2000) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return "(no log)";
-  std::string s = read_file(file);
-  return s.size() > max_bytes ? "..." + s.substr(s.size() - max_bytes) : s;
-}
-
-// Beacon-level keys of a simulated beacon's settings; every other key is a listener setting.
-const std::set<std::string> kBeaconLevelKeys = {"latency_ms", "failure", "max_connections",
-                                                "timeouts",   "uploads", "threads"};
-
-// The beacon config file for a simulated beacon (docs/beacon.md), always on loopback, port 0.
-std::string beacon_config_yaml(const YAML::Node& sim, const std::string& identity,
-                               const fs::path& pki, const fs::path& store) {
-  YAML::Node cfg(YAML::NodeType::Map);
-  cfg["name"] = identity;
-  cfg["pki"] = pki.string();
-  cfg["store"] = store.string();
-  YAML::Node listeners(YAML::NodeType::Sequence);
-  if (sim["listeners"]) {
-    for (const auto& kv : sim)
-      if (kv.first.as<std::string>() != "listeners")
-        cfg[kv.first.as<std::string>()] = YAML::Clone(kv.second);
-    for (const auto& l : sim["listeners"]) {
-      YAML::Node copy = YAML::Clone(l);
-      copy["listen"] = "127.0.0.1:0";
-      listeners.push_back(copy);
-    }
-  } else {
-    YAML::Node listener(YAML::NodeType::Map);
-    listener["name"] = "https";
-    listener["listen"] = "127.0.0.1:0";
-    for (const auto& kv : sim) {
-      const std::string key = kv.first.as<std::string>();
-      if (kBeaconLevelKeys.contains(key))
-        cfg[key] = YAML::Clone(kv.second);
-      else if (key != "listen" && key != "name")
-        listener[key] = YAML::Clone(kv.second);
-    }
-    listeners.push_back(listener);
-  }
-  cfg["listeners"] = listeners;
-  YAML::Emitter out;
-  out << cfg;
-  return std::string(out.c_str()) + "\n";
-}
-
-// A simulated beacon started as `mtls-harness beacon --config ...`; stopped (drained) when
-// destroyed.
-class BeaconProcess {
- public:
-  BeaconProcess(const fs::path& exe, const std::string& name, const std::string& config_yaml,
-                const fs::path& dir)
-      : name_(name), log_(dir / "beacon.log.jsonl"), stderr_(dir / "beacon.stderr.log") {
-    fs::create_directories(dir);
-    write_file_atomic(dir / "beacon.yaml", config_yaml);
-    std::vector<std::string> argv = {exe.string(),   "beacon",
-                                     "--config",     (dir / "beacon.yaml").string(),
-                                     "--ready-file", (dir / "ready.json").string(),
-                                     "--log",        log_.string()};
-    // If the engine dies (Ctrl-C, a crash), the beacon gets SIGTERM and drains: no orphans.
-    child_.emplace(argv, stderr_, std::vector<std::string>{"MTLS_HARNESS_DIE_WITH_PARENT=1"});
-    bool timed_out = false;
-    auto line = child_->read_line(std::chrono::seconds(30), &timed_out);
-    json ready;
-    if (line) ready = json::parse(*line, nullptr, false);
-    if (!line || ready.is_discarded() || ready.value("event", "") != "ready") {
-      const std::string status = timed_out ? "no ready signal within 30 s" : child_->stop();
-      throw HarnessError("beacon " + name_ + " did not start (" + status + ")\n  command: " +
-                         child_->command_line() + "\n  stderr: " + tail_of(stderr_));
-    }
-    for (const auto& l : ready["listeners"])
-      if (l["scheme"] == "https") {
-        url_ = "https://" + l["address"].get<std::string>() + ":" +
-               std::to_string(l["port"].get<int>());
-        break;
-      }
-    if (url_.empty()) throw HarnessError("beacon " + name_ + " has no TLS listener");
-  }
-
-  const std::string& url() const { return url_; }
-  const fs::path& log() const { return log_; }
-  const fs::path& stderr_log() const { return stderr_; }
-  std::string stop() { return child_->stop(); }
-
- private:
-  std::string name_, url_;
-  fs::path log_, stderr_;
-  std::optional<ChildProcess> child_;
-};
 
 // The beacon's log records of one client connection, found by the agent's local port.
 json beacon_evidence(const fs::path& log, long local_port) {
