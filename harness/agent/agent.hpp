@@ -50,6 +50,9 @@ struct AgentOptions {
   std::chrono::milliseconds total_timeout{60000};
   // Expected SHA-256 per catalogue `content` path, when the beacon is ours (engine knows them).
   std::map<std::string, std::string> known_digests;
+  // A curl share handle (CURLSH*) whose TLS session cache the transfers use: resumption across
+  // connections (the load generator's --resume). Not owned; null: every handshake is full.
+  void* tls_session_share = nullptr;
 };
 
 // A beacon in the device's failover list.

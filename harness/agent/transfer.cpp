@@ -112,6 +112,7 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
     curl_easy_setopt(c, CURLOPT_SSLKEY, key_.c_str());
     curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
   }
+  if (o.tls_session_share != nullptr) curl_easy_setopt(c, CURLOPT_SHARE, o.tls_session_share);
   curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_callback);
   curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &obs_);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_callback);

@@ -1,0 +1,218 @@
+// loadgen.cpp: see loadgen.hpp.
+#include "load/loadgen.hpp"
+
+#include <curl/curl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <unordered_map>
+
+#include "agent/transfer.hpp"
+#include "core/files.hpp"
+
+namespace mtls::load {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Latency histogram: buckets 5 % wide from 1 us to ~100 s; percentiles report a bucket's top.
+class Histogram {
+ public:
+  void add(double us) {
+    const int b =
+        us <= 1 ? 0
+                : std::min(kBuckets - 1, static_cast<int>(std::log(us) / std::log(kGrowth)) + 1);
+    ++counts_[b];
+    ++total_;
+    max_ = std::max(max_, us);
+  }
+  double percentile(double p) const {
+    if (total_ == 0) return 0;
+    const auto want = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(total_)));
+    std::uint64_t seen = 0;
+    for (int b = 0; b < kBuckets; ++b) {
+      seen += counts_[b];
+      if (seen >= want) return std::min(max_, std::pow(kGrowth, b));
+    }
+    return max_;
+  }
+  double max() const { return max_; }
+
+ private:
+  static constexpr int kBuckets = 400;
+  static constexpr double kGrowth = 1.05;
+  std::uint64_t counts_[kBuckets] = {};
+  std::uint64_t total_ = 0;
+  double max_ = 0;
+};
+
+// CPU time (us) of another process, from /proc/<pid>/stat (utime + stime, in clock ticks).
+std::optional<double> process_cpu_us(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {  // field 3 is the state, right after ")"
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) {
+      stime = std::stod(f);
+      return (utime + stime) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+  }
+  return std::nullopt;
+}
+
+double self_cpu_us() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_sec * 1e6 +
+         u.ru_stime.tv_usec;
+}
+
+struct Stats {
+  std::uint64_t handshakes = 0;
+  std::map<std::string, std::uint64_t> errors;
+  Histogram latency;
+  double wall_s = 0, server_cpu_us = 0, generator_cpu_us = 0;
+  bool server_cpu_known = true;
+};
+
+struct ShareDeleter {
+  void operator()(CURLSH* s) const { curl_share_cleanup(s); }
+};
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+
+}  // namespace
+
+nlohmann::json run_load(const LoadOptions& o) {
+  if (o.targets.empty()) throw InputError("bench: no target");
+  if (o.concurrency == 0 || o.concurrency > 1000)
+    throw InputError("--concurrency: must be 1..1000");
+  if (o.duration.count() <= 0 || o.duration > std::chrono::minutes(10))
+    throw InputError("--duration: must be more than 0 and at most 600 seconds");
+  const agent::RequestSpec spec{.method = "GET",
+                                .path_template = "/ManageSoftDL/"};  // one small GET
+  std::unique_ptr<CURLSH, ShareDeleter> share;
+  if (o.resume) {
+    share.reset(curl_share_init());
+    curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
+  std::vector<agent::AgentOptions> agents;
+  for (const auto& t : o.targets) {
+    agent::AgentOptions a;
+    a.trust = o.trust;
+    a.credential = t.credential;
+    a.connect_timeout = std::chrono::seconds(5);
+    a.total_timeout = std::chrono::seconds(10);
+    a.tls_session_share = share.get();
+    agents.push_back(a);
+  }
+  std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+  std::vector<Stats> stats(o.targets.size());
+  nlohmann::json slices = nlohmann::json::array();
+  std::uint64_t total = 0;
+  const auto run_start = Clock::now();
+  for (std::size_t slice = 0; Clock::now() - run_start < o.duration && total < o.max_handshakes;
+       ++slice) {
+    const std::size_t ti = slice % o.targets.size();
+    Stats& st = stats[ti];
+    const auto slice_start = Clock::now();
+    const auto slice_end = std::min(slice_start + o.slice, run_start + o.duration);
+    const auto server0 = o.server_pid ? process_cpu_us(*o.server_pid) : std::nullopt;
+    const double self0 = self_cpu_us();
+    std::unordered_map<CURL*, std::unique_ptr<agent::Transfer>> in_flight;
+    std::uint64_t slice_handshakes = 0;
+    for (;;) {
+      while (Clock::now() < slice_end && in_flight.size() < o.concurrency &&
+             total + in_flight.size() < o.max_handshakes) {
+        auto t = std::make_unique<agent::Transfer>(agents[ti], spec,
+                                                   o.targets[ti].url + spec.path_template, "",
+                                                   std::nullopt, agents[ti].total_timeout);
+        curl_multi_add_handle(multi.get(), t->handle());
+        in_flight.emplace(t->handle(), std::move(t));
+      }
+      if (in_flight.empty()) break;  // the slice is over and drained
+      int running = 0;
+      curl_multi_perform(multi.get(), &running);
+      int left = 0;
+      bool any = false;
+      while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        auto it = in_flight.find(msg->easy_handle);
+        curl_multi_remove_handle(multi.get(), msg->easy_handle);
+        const agent::RequestResult r = it->second->finish(msg->data.result);
+        in_flight.erase(it);
+        any = true;
+        if (r.evidence.http_status) {  // the server answered: this handshake counts
+          ++st.handshakes;
+          ++slice_handshakes;
+          ++total;
+          st.latency.add(r.evidence.elapsed_ms * 1000.0);
+        } else {
+          ++st.errors[std::string(to_string(r.classification.outcome))];
+        }
+      }
+      if (!any) curl_multi_poll(multi.get(), nullptr, 0, 50, nullptr);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - slice_start).count();
+    st.wall_s += seconds;
+    st.generator_cpu_us += self_cpu_us() - self0;
+    const auto server1 = o.server_pid ? process_cpu_us(*o.server_pid) : std::nullopt;
+    if (server0 && server1)
+      st.server_cpu_us += *server1 - *server0;
+    else
+      st.server_cpu_known = false;
+    slices.push_back({{"target", o.targets[ti].name},
+                      {"t_s", std::chrono::duration<double>(slice_start - run_start).count()},
+                      {"seconds", seconds},
+                      {"handshakes_per_second", slice_handshakes / seconds}});
+  }
+  nlohmann::json targets = nlohmann::json::array();
+  nlohmann::json chart = {{"title", "server CPU per handshake"}, {"rows", nlohmann::json::array()}};
+  for (std::size_t i = 0; i < o.targets.size(); ++i) {
+    const Stats& st = stats[i];
+    const double hs = static_cast<double>(std::max<std::uint64_t>(st.handshakes, 1));
+    nlohmann::json t = {{"name", o.targets[i].name},
+                        {"url", o.targets[i].url},
+                        {"handshakes", st.handshakes},
+                        {"seconds", st.wall_s},
+                        {"handshakes_per_second", st.wall_s > 0 ? st.handshakes / st.wall_s : 0.0},
+                        {"generator_cpu_us_per_handshake", st.generator_cpu_us / hs},
+                        {"server_cpu_us_per_handshake", o.server_pid && st.server_cpu_known
+                                                            ? nlohmann::json(st.server_cpu_us / hs)
+                                                            : nlohmann::json(nullptr)},
+                        {"latency_ms",
+                         {{"p50", st.latency.percentile(0.50) / 1000},
+                          {"p90", st.latency.percentile(0.90) / 1000},
+                          {"p99", st.latency.percentile(0.99) / 1000},
+                          {"max", st.latency.max() / 1000}}},
+                        {"errors", st.errors}};
+    if (!t["server_cpu_us_per_handshake"].is_null())
+      chart["rows"].push_back({{"label", o.targets[i].name},
+                               {"value", t["server_cpu_us_per_handshake"]},
+                               {"unit", "us"}});
+    targets.push_back(t);
+  }
+  return {
+      {"settings",
+       {{"concurrency", o.concurrency},
+        {"duration_s", o.duration.count() / 1000.0},
+        {"slice_s", o.slice.count() / 1000.0},
+        {"resume", o.resume},
+        {"server_pid", o.server_pid ? nlohmann::json(*o.server_pid) : nlohmann::json(nullptr)}}},
+      {"targets", targets},
+      {"slices", slices},
+      {"chart", chart}};
+}
+
+}  // namespace mtls::load

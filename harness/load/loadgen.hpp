@@ -1,0 +1,43 @@
+// loadgen.hpp: `mtls-harness bench`, the handshake load generator. Against HTTPS targets
+// (server-only and mTLS listeners of our beacon by default), it keeps N connections in flight on
+// curl's multi interface, each a fresh TLS connection doing one small GET: a handshake counts
+// only when the server answered. Targets take turns in time slices within one run, so every mode
+// sees the same machine. Per target: handshakes/s, the server's CPU per handshake (from
+// /proc/<pid>/stat of a given process), the generator's own CPU per handshake, latency
+// percentiles from a histogram, errors by outcome name, and throughput per slice.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/agent.hpp"
+
+namespace mtls::load {
+
+struct LoadTarget {
+  std::string name;                    // e.g. "mtls" or "server-only"
+  std::string url;                     // https://host:port
+  agent::ClientCredential credential;  // what each connection presents
+};
+
+struct LoadOptions {
+  std::vector<LoadTarget> targets;
+  agent::TrustSettings trust;
+  unsigned concurrency = 16;
+  std::chrono::milliseconds duration{10000};  // total, over all targets
+  std::chrono::milliseconds slice{1000};      // one target's turn
+  std::uint64_t max_handshakes = 1000000;     // a bound on the whole run
+  bool resume = false;                        // share a TLS session cache: resumed handshakes
+  std::optional<pid_t> server_pid;            // whose CPU to count per handshake
+};
+
+// Runs the load; returns the JSON result (per target, plus the run's settings).
+nlohmann::json run_load(const LoadOptions& options);
+
+}  // namespace mtls::load
