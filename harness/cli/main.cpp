@@ -476,10 +476,19 @@ int cmd_bench(const BenchArgs& a) {
       throw mtls::InputError("--target needs --ca (the CA that issued the beacon's certificate)");
     o.trust.ca_file = a.ca;
     if (a.pid) o.server_pid = *a.pid;
-    for (const auto& url : a.targets) {
+    for (const auto& arg : a.targets) {
+      // MODE=URL pins one mode to that URL (e.g. a server-only and an mTLS port of one server).
+      std::string url = arg;
+      std::vector<std::string> these = modes;
+      if (auto eq = arg.find('='); eq != std::string::npos && !arg.starts_with("https://")) {
+        these = {arg.substr(0, eq)};
+        url = arg.substr(eq + 1);
+        if (these[0] != "server-only" && these[0] != "mtls")
+          throw mtls::InputError("--target " + arg + ": expected server-only=URL or mtls=URL");
+      }
       if (!url.starts_with("https://"))
-        throw mtls::InputError("--target " + url + ": expected an https:// URL");
-      for (const auto& mode : modes) {
+        throw mtls::InputError("--target " + arg + ": expected an https:// URL");
+      for (const auto& mode : these) {
         mtls::agent::ClientCredential cred;
         if (mode == "mtls") {
           if (!a.cert || !a.key) throw mtls::InputError("--mode mtls needs --cert and --key");
@@ -666,7 +675,7 @@ int main(int argc, char** argv) {
       "handshake, latency percentiles, errors by outcome. Writes bench.json");
   BenchArgs bench_args;
   bench->add_option("--target", bench_args.targets,
-                    "https://host:port of a beacon (default: our own)");
+                    "https://host:port of a beacon (default: our own), or MODE=URL to pin a mode");
   bench->add_option("--ca", bench_args.ca, "With --target: CA file for the beacon's certificate");
   bench->add_option("--cert", bench_args.cert,
                     "With --target and --mode mtls: client certificate (PEM)");

@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""compare.py: the handshake figures side by side, in one run, on the same certificates:
+  1. our beacon vs nginx (Debian nginx-light, TLS 1.2, same cipher and curve): server CPU per
+     handshake, server-only and mTLS, measured by `mtls-harness bench` for both;
+  2. our generator vs `openssl s_time` against nginx's mTLS port: generator CPU per handshake;
+  3. why a handshake must count only when the server answered: against a TLS 1.3 server that
+     requires a client certificate (`openssl s_server -Verify`), `s_time` without a certificate
+     reports "connections" while `bench` reports zero handshakes and the refusals by outcome.
+Loopback only, bounded by --seconds per measurement. Prints one JSON object.
+
+usage: bench/compare.py --bin build/ci/harness/mtls-harness [--seconds 6]
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import resource
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+
+
+def bench(binary, out, *args, seconds):
+    p = subprocess.run([binary, "bench", "--duration", str(seconds), "--out", str(out), *map(str, args)],
+                       capture_output=True, timeout=seconds * 4 + 60)
+    if p.returncode not in (0, 3):
+        sys.exit(f"bench failed ({p.returncode}): {p.stderr.decode()[-800:]}")
+    return {t["name"]: t for t in json.loads((out / "bench.json").read_text())["targets"]}
+
+
+def listening_socket():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(512)
+    return s
+
+
+def start_nginx(work, pki, m):
+    (work / "logs").mkdir(parents=True, exist_ok=True)
+    plain, mutual = listening_socket(), listening_socket()
+    ports = {"server-only": plain.getsockname()[1], "mtls": mutual.getsockname()[1]}
+    b = m["beacons"]["beacon-a"]
+    common = (f"ssl_certificate {pki / b['cert']}; ssl_certificate_key {pki / b['key']}; "
+              "ssl_protocols TLSv1.2; ssl_ciphers ECDHE-ECDSA-CHACHA20-POLY1305; ssl_ecdh_curve X25519:prime256v1; "
+              "location /ManageSoftDL/ { return 200 \"ManageSoftDL\\n\"; }")
+    (work / "nginx.conf").write_text(f"""
+daemon off; master_process on; worker_processes 1; user root; worker_rlimit_nofile 4096;
+error_log {work}/logs/error.log warn; pid {work}/nginx.pid;
+events {{ worker_connections 2048; }}
+http {{
+  access_log off;
+  server {{ listen 127.0.0.1:{ports['server-only']} ssl; {common} }}
+  server {{ listen 127.0.0.1:{ports['mtls']} ssl; {common}
+           ssl_client_certificate {pki / m['trust']['client_ca_roots']}; ssl_verify_client on; ssl_verify_depth 3; }}
+}}""")
+    env = dict(os.environ, NGINX=f"{plain.fileno()};{mutual.fileno()};")
+    proc = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf")], env=env,
+                            pass_fds=[plain.fileno(), mutual.fileno()], stderr=subprocess.DEVNULL)
+    plain.close()
+    mutual.close()
+    # The worker is the master's child: its pid, for CPU accounting. The master writes it once
+    # forked; reading the children file waits on nothing but the kernel's bookkeeping.
+    children = pathlib.Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    worker = ""
+    for _ in range(2000):
+        worker = children.read_text().split()[0] if children.exists() and children.read_text().split() else ""
+        if worker:
+            break
+        os.sched_yield()
+    if not worker:
+        proc.terminate()
+        sys.exit("nginx did not fork its worker")
+    return proc, ports, int(worker)
+
+
+def s_time(args, seconds):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(["openssl", "s_time", "-new", "-time", str(seconds), *map(str, args)],
+                       capture_output=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_us = ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) * 1e6
+    # s_time's summary line ("N connections in T real seconds") is its only report of the count.
+    m = re.search(rb"(\d+) connections in [\d.]+s", p.stdout) or re.search(rb"(\d+) connections in", p.stdout)
+    connections = int(m.group(1)) if m else 0
+    return connections, cpu_us
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--seconds", type=int, default=6)
+    a = ap.parse_args()
+    if not 1 <= a.seconds <= 120:
+        sys.exit("--seconds must be 1..120")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="mtls-compare-"))
+    subprocess.run([a.bin, "pki", "init", "--out", str(work / "pki")], check=True, capture_output=True)
+    pki = work / "pki"
+    m = json.loads((pki / "manifest.json").read_text())
+    ca, valid = pki / m["trust"]["server_ca_bundle"], m["credentials"]["valid"]
+    cert, key = pki / valid["cert"], pki / valid["key"]
+
+    ours = bench(a.bin, work / "ours", seconds=a.seconds * 2)
+    nginx, ports, worker = start_nginx(work / "nginx", pki, m)
+    try:
+        theirs = bench(a.bin, work / "theirs", "--target", f"server-only=https://127.0.0.1:{ports['server-only']}",
+                       "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca, "--cert", cert,
+                       "--key", key, "--pid", worker, seconds=a.seconds * 2)
+        ours_on_nginx = bench(a.bin, work / "gen", "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca,
+                              "--cert", cert, "--key", key, "--concurrency", "1", seconds=a.seconds)["mtls"]
+        st_conn, st_cpu = s_time(["-connect", f"127.0.0.1:{ports['mtls']}", "-CAfile", ca, "-cert", cert, "-key", key,
+                                  "-www", "/ManageSoftDL/"], a.seconds)
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+
+    # TLS 1.3 with a required certificate: the refusal arrives after the client's Finished.
+    root = work / "www" / "ManageSoftDL"
+    root.mkdir(parents=True)
+    (root / "index").write_text("ok\n")
+    b = m["beacons"]["beacon-a"]
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_3", "-Verify", "1",
+                            "-cert", str(pki / b["cert"]), "-key", str(pki / b["key"]), "-CAfile",
+                            str(pki / m["trust"]["client_ca_roots"]), "-WWW"], cwd=work / "www",
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(srv.stdout, selectors.EVENT_READ)
+        port = None
+        while port is None and sel.select(timeout=30):
+            line = srv.stdout.readline().decode()
+            if line.startswith("ACCEPT"):
+                port = int(line.rsplit(":", 1)[1])
+        st13_conn, _ = s_time(["-connect", f"127.0.0.1:{port}", "-CAfile", ca, "-www", "/ManageSoftDL/index"], 2)
+        ours13 = bench(a.bin, work / "tls13", "--target", f"server-only=https://127.0.0.1:{port}", "--ca", ca,
+                       "--concurrency", "1", seconds=2)["server-only"]
+    finally:
+        srv.terminate()
+        srv.wait(timeout=30)
+
+    def ratio(x, y):
+        return round(x / y, 2) if x and y else None
+
+    print(json.dumps({
+        "server_cpu_us_per_handshake": {
+            "beacon": {k: round(v["server_cpu_us_per_handshake"], 1) for k, v in ours.items()},
+            "nginx": {k: round(v["server_cpu_us_per_handshake"], 1) for k, v in theirs.items()},
+            "beacon_over_nginx": {k: ratio(ours[k]["server_cpu_us_per_handshake"], theirs[k]["server_cpu_us_per_handshake"]) for k in ours},
+            "mtls_over_server_only": {
+                "beacon": ratio(ours["mtls"]["server_cpu_us_per_handshake"], ours["server-only"]["server_cpu_us_per_handshake"]),
+                "nginx": ratio(theirs["mtls"]["server_cpu_us_per_handshake"], theirs["server-only"]["server_cpu_us_per_handshake"])}},
+        "generator_cpu_us_per_mtls_handshake": {
+            "mtls_harness_bench": round(ours_on_nginx["generator_cpu_us_per_handshake"], 1),
+            "openssl_s_time": round(st_cpu / st_conn, 1) if st_conn else None,
+            "ours_over_s_time": ratio(ours_on_nginx["generator_cpu_us_per_handshake"], st_cpu / st_conn if st_conn else 0)},
+        "tls13_refused_without_certificate": {
+            "s_time_reported_connections": st13_conn,
+            "bench_counted_handshakes": ours13["handshakes"],
+            "bench_errors": ours13["errors"]}}))
+
+
+if __name__ == "__main__":
+    main()
