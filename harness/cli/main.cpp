@@ -379,8 +379,17 @@ int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsi
   return mtls::report::exit_code(result.summary);
 }
 
-int cmd_report(const fs::path& in, const fs::path& out) {
-  const auto doc = mtls::report::load_document(in);
+int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::path>& benches) {
+  auto doc = mtls::report::load_document(in);
+  for (const auto& b : benches) {  // `mtls-harness bench` results: charts in report.html
+    const auto bench = nlohmann::json::parse(mtls::read_file(b), nullptr, false);
+    if (bench.is_discarded() || !bench.contains("chart") || !bench.contains("targets"))
+      throw mtls::InputError(b.string() + ": not a bench.json written by 'mtls-harness bench'");
+    nlohmann::json entry = bench["chart"];
+    entry["title"] = "server CPU per handshake (" + b.string() + ")";
+    entry["targets"] = bench["targets"];
+    doc["benchmarks"].push_back(entry);
+  }
   mtls::report::write_all(out, doc);
   std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md and report.html to "
             << out.string() << "\n";

@@ -172,3 +172,18 @@ def test_no_secret_in_any_report(default_run):
         data = f.read_bytes()
         for s in secrets:
             assert s not in data, f"secret material in {f.name}"
+
+
+def test_bench_results_become_charts_in_the_html(harness, default_run, tmp_path):
+    b = harness("bench", "--duration", "1", "--slice", "0.5", "--concurrency", "2", "--out", tmp_path / "bench", timeout=120)
+    assert b.returncode == 0
+    p = harness("report", "--in", default_run / "report.json", "--bench", tmp_path / "bench" / "bench.json",
+                "--out", tmp_path / "with-bench")
+    assert p.returncode == 0
+    html = (tmp_path / "with-bench" / "report.html").read_text()
+    assert "No benchmark ran" not in html and html.count("<svg") == 1
+    bench = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    for row in bench["chart"]["rows"]:
+        assert row["label"] in html.split("<svg")[1].split("</svg>")[0]
+    assert harness("report", "--in", default_run / "report.json", "--bench", default_run / "report.json",
+                   "--out", tmp_path / "x").returncode == 2
