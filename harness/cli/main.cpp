@@ -707,6 +707,8 @@ int main(int argc, char** argv) {
   report->add_option("--in", report_in, "A report.json or results.jsonl to render");
   report->add_option("--out", report_out,
                      "Folder for report.json, junit.xml, report.md, report.html");
+  std::vector<fs::path> report_benches;
+  report->add_option("--bench", report_benches, "bench.json files to chart in report.html");
   auto* report_verify = report->add_subcommand(
       "verify",
       "Check a report.json's integrity digest (exit 0 intact, 1 changed, 2 not a report)");
@@ -762,7 +764,7 @@ int main(int argc, char** argv) {
     if (*report) {
       if (report_in.empty())
         throw mtls::InputError("report: give --in FILE, or 'verify' / 'diff' (see --help)");
-      return cmd_report(report_in, report_out);
+      return cmd_report(report_in, report_out, report_benches);
     }
     if (*run) {
       mtls::agent::CurlGlobal curl;
