@@ -1,6 +1,8 @@
 // transfer.cpp: see transfer.hpp.
 #include "agent/transfer.hpp"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <botan/hex.h>
@@ -39,9 +41,21 @@ void info_callback(const SSL* ssl, int where, int ret) {
 }
 
 CURLcode ssl_ctx_callback(CURL*, void* ssl_ctx, void* user) {
+  auto* data = static_cast<Transfer::CtxData*>(user);
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  SSL_CTX_set_ex_data(ctx, observation_index(), user);
+  SSL_CTX_set_ex_data(ctx, observation_index(), data->observation);
   SSL_CTX_set_info_callback(ctx, info_callback);
+  if (const LoadedCredential* cred = data->credential; cred != nullptr) {
+    // The preloaded credential, installed as curl would have installed it from the files.
+    bool ok = cred->leaf != nullptr && cred->key != nullptr &&
+              SSL_CTX_use_certificate(ctx, cred->leaf) == 1;
+    for (X509* extra : cred->chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, extra) == 1;
+    ok = ok && SSL_CTX_use_PrivateKey(ctx, cred->key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    if (!ok) {
+      ERR_clear_error();
+      return CURLE_SSL_CERTPROBLEM;  // what curl answers for a certificate/key it cannot use
+    }
+  }
   return CURLE_OK;
 }
 
@@ -68,6 +82,28 @@ bool looks_like_xml(const std::string& head) {
 }
 
 }  // namespace
+
+LoadedCredential::~LoadedCredential() {
+  X509_free(leaf);
+  for (X509* x : chain) X509_free(x);
+  EVP_PKEY_free(key);
+}
+
+void preload(ClientCredential& c) {
+  if (!c.cert || !c.key || c.p12) return;
+  auto loaded = std::make_shared<LoadedCredential>();
+  if (BIO* in = BIO_new_file(c.cert->c_str(), "r")) {
+    loaded->leaf = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+    while (X509* x = PEM_read_bio_X509(in, nullptr, nullptr, nullptr)) loaded->chain.push_back(x);
+    BIO_free(in);
+  }
+  if (BIO* in = BIO_new_file(c.key->c_str(), "r")) {
+    loaded->key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+  }
+  ERR_clear_error();  // a missing or broken part fails each connection, like curl would
+  c.loaded = std::move(loaded);
+}
 
 Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::string& url,
                    std::string upload, std::optional<std::string> expected_sha256,
@@ -104,6 +140,8 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
     curl_easy_setopt(c, CURLOPT_SSLCERT, cert_.c_str());
     curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "P12");
     curl_easy_setopt(c, CURLOPT_KEYPASSWD, password_.c_str());
+  } else if (cred.cert && cred.loaded) {
+    ctx_data_.credential = cred.loaded.get();  // installed by ssl_ctx_callback
   } else if (cred.cert) {
     cert_ = cred.cert->string();
     key_ = cred.key ? cred.key->string() : "";
@@ -114,7 +152,8 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
   }
   if (o.tls_session_share != nullptr) curl_easy_setopt(c, CURLOPT_SHARE, o.tls_session_share);
   curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_callback);
-  curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &obs_);
+  ctx_data_.observation = &obs_;
+  curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &ctx_data_);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_callback);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &down_);
   if (spec.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

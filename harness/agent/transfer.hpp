@@ -10,11 +10,26 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/agent.hpp"
 #include "agent/classify.hpp"
 
+typedef struct x509_st X509;
+typedef struct evp_pkey_st EVP_PKEY;
+
 namespace mtls::agent {
+
+// A PEM credential parsed once into OpenSSL objects (see preload() in agent.hpp).
+struct LoadedCredential {
+  LoadedCredential() = default;
+  LoadedCredential(const LoadedCredential&) = delete;
+  LoadedCredential& operator=(const LoadedCredential&) = delete;
+  ~LoadedCredential();
+  X509* leaf = nullptr;
+  std::vector<X509*> chain;  // the intermediates sent with it
+  EVP_PKEY* key = nullptr;
+};
 
 // What one request ended as.
 struct RequestResult {
@@ -53,12 +68,17 @@ class Transfer {
     std::string data;
     std::size_t offset = 0;
   };
+  struct CtxData {  // what curl's SSL_CTX callback needs
+    Observation* observation = nullptr;
+    const LoadedCredential* credential = nullptr;
+  };
 
  private:
   CURL* easy_;
   const RequestSpec& spec_;
   std::optional<std::string> expected_;
   Observation obs_;
+  CtxData ctx_data_;
   Download down_;
   Upload up_;
   std::string url_, ca_file_, ca_path_, crl_, cert_, key_, password_;

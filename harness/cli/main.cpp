@@ -290,6 +290,7 @@ int cmd_agent(AgentArgs a) {
     std::vector<const Operation*> cycle;
     std::stringstream ss(a.cycle);
     for (std::string id; std::getline(ss, id, ',');) cycle.push_back(&catalogue.get(id));
+    preload(o.credential);  // every device holds the same certificate: parse it once
     const long rss_before = rss_kib();
     std::vector<std::unique_ptr<Device>> devices;
     for (unsigned i = 1; i <= *a.agents; ++i) {

@@ -75,6 +75,7 @@ agent::ClientCredential credential_for(const pki::Credential& c) {
     std::string pw = read_file(*c.p12_password_file);
     out.p12_password = pw.substr(0, pw.find_first_of("\r\n"));
   }
+  agent::preload(out);
   return out;
 }
 
@@ -205,6 +206,7 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
     throw InputError(sc.file.string() + ": control credential '" + sc.control_credential +
                      "' is not expected to get in, so it cannot be a positive control");
   std::vector<Check> plan;
+  std::map<std::string, agent::ClientCredential> loaded;  // each credential parsed once
   auto add = [&](const std::string& beacon_label, const agent::Operation& op,
                  const std::string& path, const std::string& cname,
                  std::vector<std::string> beacon_names, bool boundary,
@@ -223,7 +225,7 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
         (boundary ? "boundary" : beacon_label) + "/" + op.id + "/" + cname + "/" + path;
     ch.record.expected = cred.expected.at(sc.policy_key());
     ch.options.trust.ca_file = m.server_ca;
-    ch.options.credential = credential_for(cred);
+    ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
     ch.options.known_digests = digests;
     if (cname != sc.control_credential && ch.record.expected == Expectation::kRejected)
       ch.control = control_index;

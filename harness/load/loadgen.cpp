@@ -112,6 +112,7 @@ nlohmann::json run_load(const LoadOptions& o) {
     agent::AgentOptions a;
     a.trust = o.trust;
     a.credential = t.credential;
+    agent::preload(a.credential);  // parse it once, not per connection
     a.connect_timeout = std::chrono::seconds(5);
     a.total_timeout = std::chrono::seconds(10);
     a.tls_session_share = share.get();
