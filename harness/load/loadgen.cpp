@@ -10,8 +10,8 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <unordered_map>
 
+#include "agent/multi.hpp"
 #include "agent/transfer.hpp"
 #include "core/files.hpp"
 
@@ -88,9 +88,6 @@ struct Stats {
 struct ShareDeleter {
   void operator()(CURLSH* s) const { curl_share_cleanup(s); }
 };
-struct MultiDeleter {
-  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
-};
 
 }  // namespace
 
@@ -118,7 +115,7 @@ nlohmann::json run_load(const LoadOptions& o) {
     a.tls_session_share = share.get();
     agents.push_back(a);
   }
-  std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+  agent::MultiHandle multi;
   std::vector<Stats> stats(o.targets.size());
   nlohmann::json slices = nlohmann::json::array();
   std::uint64_t total = 0;
@@ -131,29 +128,16 @@ nlohmann::json run_load(const LoadOptions& o) {
     const auto slice_end = std::min(slice_start + o.slice, run_start + o.duration);
     const auto server0 = o.server_pid ? process_cpu_us(*o.server_pid) : std::nullopt;
     const double self0 = self_cpu_us();
-    std::unordered_map<CURL*, std::unique_ptr<agent::Transfer>> in_flight;
     std::uint64_t slice_handshakes = 0;
     for (;;) {
-      while (Clock::now() < slice_end && in_flight.size() < o.concurrency &&
-             total + in_flight.size() < o.max_handshakes) {
-        auto t = std::make_unique<agent::Transfer>(agents[ti], spec,
-                                                   o.targets[ti].url + spec.path_template, "",
-                                                   std::nullopt, agents[ti].total_timeout);
-        curl_multi_add_handle(multi.get(), t->handle());
-        in_flight.emplace(t->handle(), std::move(t));
-      }
-      if (in_flight.empty()) break;  // the slice is over and drained
-      int running = 0;
-      curl_multi_perform(multi.get(), &running);
-      int left = 0;
-      bool any = false;
-      while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        auto it = in_flight.find(msg->easy_handle);
-        curl_multi_remove_handle(multi.get(), msg->easy_handle);
-        const agent::RequestResult r = it->second->finish(msg->data.result);
-        in_flight.erase(it);
-        any = true;
+      while (Clock::now() < slice_end && multi.in_flight() < o.concurrency &&
+             total + multi.in_flight() < o.max_handshakes)
+        multi.add(std::make_unique<agent::Transfer>(agents[ti], spec,
+                                                    o.targets[ti].url + spec.path_template, "",
+                                                    std::nullopt, agents[ti].total_timeout));
+      if (multi.in_flight() == 0) break;  // the slice is over and drained
+      for (auto& f : multi.step(std::chrono::milliseconds(50))) {
+        const agent::RequestResult r = f.transfer->finish(f.code);
         if (r.evidence.http_status) {  // the server answered: this handshake counts
           ++st.handshakes;
           ++slice_handshakes;
@@ -163,7 +147,6 @@ nlohmann::json run_load(const LoadOptions& o) {
           ++st.errors[std::string(to_string(r.classification.outcome))];
         }
       }
-      if (!any) curl_multi_poll(multi.get(), nullptr, 0, 50, nullptr);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - slice_start).count();
     st.wall_s += seconds;
