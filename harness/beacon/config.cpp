@@ -5,13 +5,14 @@
 #include <utility>
 
 #include "core/files.hpp"
+#include "core/name_table.hpp"
 #include "core/yaml_file.hpp"
 
 namespace mtls::beacon {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::array<std::pair<RejectMode, std::string_view>, 7> kRejectNames{{
+constexpr NameTable<RejectMode, 7> kRejectNames{{
     {RejectMode::kAlertHandshakeFailure, "alert:handshake_failure"},
     {RejectMode::kAlertCertificateRequired, "alert:certificate_required"},
     {RejectMode::kAlertAccessDenied, "alert:access_denied"},
@@ -89,15 +90,11 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
 }  // namespace
 
 std::optional<RejectMode> reject_mode_from_string(std::string_view s) {
-  for (const auto& [m, n] : kRejectNames)
-    if (n == s) return m;
-  return std::nullopt;
+  return value_of(kRejectNames, s);
 }
 
 std::string_view to_string(RejectMode m) {
-  for (const auto& [v, n] : kRejectNames)
-    if (v == m) return n;
-  return "alert:handshake_failure";
+  return name_of(kRejectNames, m, "alert:handshake_failure");
 }
 
 bool rejects_in_handshake(RejectMode m) {

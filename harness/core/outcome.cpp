@@ -1,14 +1,13 @@
 // outcome.cpp: name tables for the closed enums declared in outcome.hpp.
 #include "core/outcome.hpp"
 
+#include "core/name_table.hpp"
+
 #include <array>
 #include <utility>
 
 namespace mtls {
 namespace {
-
-template <typename E, std::size_t N>
-using NameTable = std::array<std::pair<E, std::string_view>, N>;
 
 constexpr NameTable<Outcome, 8> kOutcomeNames{{
     {Outcome::kAccepted, "ACCEPTED"},
@@ -34,20 +33,6 @@ constexpr NameTable<Expectation, 2> kExpectationNames{{
     {Expectation::kAccepted, "ACCEPTED"},
     {Expectation::kRejected, "REJECTED"},
 }};
-
-template <typename E, std::size_t N>
-std::string_view name_of(const NameTable<E, N>& table, E value) {
-  for (const auto& [v, name] : table)
-    if (v == value) return name;
-  return "UNKNOWN";
-}
-
-template <typename E, std::size_t N>
-std::optional<E> value_of(const NameTable<E, N>& table, std::string_view name) {
-  for (const auto& [v, n] : table)
-    if (n == name) return v;
-  return std::nullopt;
-}
 
 }  // namespace
 
