@@ -42,6 +42,17 @@ void validate(const AgentOptions& o, const std::vector<BeaconChoice>& beacons) {
   if (c.p12 && c.cert) throw InputError("--p12 and --cert/--key are exclusive");
 }
 
+const std::vector<std::string>& entry_path_names() {
+  static const std::vector<std::string> names = {
+      "https",         "plain-http",   "sni-host-mismatch", "resumption-cross-listener",
+      "renegotiation", "tls-downgrade"};
+  return names;
+}
+
+bool needs_raw_client(const std::string& entry_path) {
+  return entry_path == "resumption-cross-listener" || entry_path == "renegotiation";
+}
+
 namespace {
 ResultRecord run_plan(DevicePlan plan) {
   std::vector<std::unique_ptr<Device>> devices;

@@ -52,8 +52,29 @@ struct TrustSettings {
   std::optional<std::filesystem::path> crl_file;  // CheckCertificateRevocation, with this CRL
 };
 
+// How the device tries to get in: design.md's entry paths. `https` is the front door; the others
+// are side doors. plain-http, sni-host-mismatch and tls-downgrade change the curl transfer;
+// resumption-cross-listener and renegotiation need a hand-driven TLS client (agent/side_door.hpp).
+struct EntryPathSettings {
+  std::string path = "https";
+  // sni-host-mismatch: the TLS server name to present (a name the beacon serves without mTLS)
+  // while Host keeps naming the beacon. resumption-cross-listener: the SNI at the session's source.
+  std::string sni_name;
+  // resumption-cross-listener: the https base URL where a session is obtained without a
+  // certificate (another listener, or the same one with `sni_name`).
+  std::string resume_from;
+  // renegotiation: an unprotected path asked first on the same connection.
+  std::string warmup_path = "/ManageSoftDL/";
+};
+
+// Entry path names (design.md), in report order.
+const std::vector<std::string>& entry_path_names();
+// Entry paths our curl transfer cannot express (a hand-driven TLS client runs them).
+bool needs_raw_client(const std::string& entry_path);
+
 struct AgentOptions {
   ClientCredential credential;
+  EntryPathSettings entry;
   TrustSettings trust;
   std::string device = "device-0001";
   std::chrono::milliseconds connect_timeout{5000};

@@ -57,7 +57,8 @@ std::string alert_name(int code) {
 
 namespace {
 bool is_rejecting_status(long s) {
-  return s == 400 || s == 401 || s == 403 || s == 495 || s == 496;
+  // 421: a server that refuses a Host other than the TLS name it negotiated (nginx, our beacon).
+  return s == 400 || s == 401 || s == 403 || s == 421 || s == 495 || s == 496;
 }
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <botan/hex.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/url.hpp"
 #include "core/files.hpp"
 
 namespace mtls::agent {
@@ -43,19 +44,10 @@ void info_callback(const SSL* ssl, int where, int ret) {
 CURLcode ssl_ctx_callback(CURL*, void* ssl_ctx, void* user) {
   auto* data = static_cast<Transfer::CtxData*>(user);
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  SSL_CTX_set_ex_data(ctx, observation_index(), data->observation);
-  SSL_CTX_set_info_callback(ctx, info_callback);
-  if (const LoadedCredential* cred = data->credential; cred != nullptr) {
-    // The preloaded credential, installed as curl would have installed it from the files.
-    bool ok = cred->leaf != nullptr && cred->key != nullptr &&
-              SSL_CTX_use_certificate(ctx, cred->leaf) == 1;
-    for (X509* extra : cred->chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, extra) == 1;
-    ok = ok && SSL_CTX_use_PrivateKey(ctx, cred->key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    if (!ok) {
-      ERR_clear_error();
-      return CURLE_SSL_CERTPROBLEM;  // what curl answers for a certificate/key it cannot use
-    }
-  }
+  observe(ctx, data->observation);
+  // The preloaded credential, installed as curl would have installed it from the files.
+  if (data->credential != nullptr && !use_credential(ctx, *data->credential))
+    return CURLE_SSL_CERTPROBLEM;  // what curl answers for a certificate/key it cannot use
   return CURLE_OK;
 }
 
@@ -82,6 +74,47 @@ bool looks_like_xml(const std::string& head) {
 }
 
 }  // namespace
+
+void verify_payload(const RequestSpec& spec, const std::optional<std::string>& expected,
+                    const std::string& body_sha256, const std::string& body_head,
+                    const std::string& upload, Evidence& e) {
+  if (spec.method == "GET") {
+    e.payload_sha256 = body_sha256;
+    if (expected) {
+      e.payload_check = "sha256";
+      e.payload_verified = body_sha256 == *expected;
+    } else {
+      e.payload_check = "format:" + spec.format;
+      e.payload_verified = spec.format != "xml" || looks_like_xml(body_head);
+    }
+  } else if (spec.method == "PUT") {
+    // Our beacons return what they stored: its SHA-256 must be that of what we sent.
+    e.payload_sha256 = sha256_hex(upload);
+    const auto receipt = nlohmann::json::parse(body_head, nullptr, false);
+    if (receipt.is_object() && receipt.contains("sha256") && receipt["sha256"].is_string()) {
+      e.payload_check = "upload-digest";
+      e.payload_verified = receipt["sha256"].get<std::string>() == *e.payload_sha256;
+    } else {
+      e.payload_check = "none";  // a beacon that returns no digest: accepted, not verified
+    }
+  }
+}
+
+bool use_credential(void* ssl_ctx, const LoadedCredential& cred) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  bool ok = cred.leaf != nullptr && cred.key != nullptr &&
+            SSL_CTX_use_certificate(ctx, cred.leaf) == 1;
+  for (X509* extra : cred.chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, extra) == 1;
+  ok = ok && SSL_CTX_use_PrivateKey(ctx, cred.key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
+void observe(void* ssl_ctx, Transfer::Observation* observation) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_ex_data(ctx, observation_index(), observation);
+  SSL_CTX_set_info_callback(ctx, info_callback);
+}
 
 LoadedCredential::~LoadedCredential() {
   X509_free(leaf);
@@ -163,13 +196,33 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
     curl_easy_setopt(c, CURLOPT_READDATA, &up_);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(up_.data.size()));
     headers_ = curl_slist_append(headers_, "Expect:");  // beacons do not send 100-continue
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
   }
+  // Side doors curl can express (entry paths, agent.hpp).
+  if (o.entry.path == "sni-host-mismatch" && !o.entry.sni_name.empty()) {
+    // TLS (SNI, certificate name) says the open name; TCP goes to the beacon; Host names the
+    // beacon: the request a mixed-up virtual-host setup would route past client auth.
+    if (const auto u = parse_url(url_)) {
+      Url open = *u;
+      open.host = o.entry.sni_name;
+      url_ = "https://" + open.authority() + u->path;
+      curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+      connect_to_ = curl_slist_append(connect_to_, (open.authority() + ":" + u->authority()).c_str());
+      curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to_);
+      headers_ = curl_slist_append(headers_, ("Host: " + u->authority()).c_str());
+    }
+  }
+  if (o.entry.path == "tls-downgrade") {  // offer only TLS 1.0/1.1 (OpenSSL needs level 0)
+    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                     static_cast<long>(CURL_SSLVERSION_TLSv1_0) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_1));
+    curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+  }
+  if (headers_ != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
 }
 
 Transfer::~Transfer() {
   curl_easy_cleanup(easy_);
   curl_slist_free_all(headers_);
+  curl_slist_free_all(connect_to_);
   std::fill(password_.begin(), password_.end(), '\0');
 }
 
@@ -205,26 +258,8 @@ RequestResult Transfer::finish(CURLcode code) {
   Signals s{code, obs_.alert_code, obs_.alert_after_handshake, obs_.handshake_done, e.http_status,
             {}};
   if (code == CURLE_OK && status >= 200 && status < 300) {
-    if (spec_.method == "GET") {
-      e.payload_sha256 = Botan::hex_encode(down_.hash->final(), false);
-      if (expected_) {
-        e.payload_check = "sha256";
-        e.payload_verified = *e.payload_sha256 == *expected_;
-      } else {
-        e.payload_check = "format:" + spec_.format;
-        e.payload_verified = spec_.format != "xml" || looks_like_xml(down_.kept);
-      }
-    } else if (spec_.method == "PUT") {
-      // Our beacons return what they stored: its SHA-256 must be that of what we sent.
-      e.payload_sha256 = sha256_hex(up_.data);
-      const auto receipt = nlohmann::json::parse(down_.kept, nullptr, false);
-      if (receipt.is_object() && receipt.contains("sha256") && receipt["sha256"].is_string()) {
-        e.payload_check = "upload-digest";
-        e.payload_verified = receipt["sha256"].get<std::string>() == *e.payload_sha256;
-      } else {
-        e.payload_check = "none";  // a beacon that returns no digest: accepted, not verified
-      }
-    }
+    verify_payload(spec_, expected_, Botan::hex_encode(down_.hash->final(), false), down_.kept,
+                   up_.data, e);
     s.payload_verified = e.payload_verified;
   }
   out.classification = classify(s);

@@ -83,7 +83,21 @@ class Transfer {
   Upload up_;
   std::string url_, ca_file_, ca_path_, crl_, cert_, key_, password_;
   curl_slist* headers_ = nullptr;
+  curl_slist* connect_to_ = nullptr;
   char errbuf_[CURL_ERROR_SIZE] = {0};
 };
+
+// A 2xx answer's payload check into `e`: a GET's SHA-256 against `expected` (else its format),
+// a PUT's receipt digest against what was sent. `body_head`: the body's first 64 KiB.
+void verify_payload(const RequestSpec& spec, const std::optional<std::string>& expected,
+                    const std::string& body_sha256, const std::string& body_head,
+                    const std::string& upload, Evidence& e);
+
+// Installs a preloaded credential on an OpenSSL SSL_CTX; false when the pair is unusable.
+bool use_credential(void* ssl_ctx, const LoadedCredential& credential);
+
+// Records the handshake state and the alerts the peer sends on connections of this OpenSSL
+// SSL_CTX into `observation` (curl's and the side-door client's alike).
+void observe(void* ssl_ctx, Transfer::Observation* observation);
 
 }  // namespace mtls::agent

@@ -228,11 +228,38 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       return;
     }
     alert_received_ = alert.type_string();
+    if (alert.type() == Botan::TLS::Alert::NO_RENEGOTIATION && deferred_) {
+      // The client will not send a certificate for the folder that asked for one.
+      if (listener_.config.renegotiation_fail_open) {
+        note_ = "client refused the renegotiation; served anyway (renegotiation_fail_open)";
+      } else {
+        rejection_ = "the client refused the renegotiation for a client certificate";
+        pending_reject_ = true;
+        if (listener_.config.reject != RejectMode::kHttp403 &&
+            listener_.config.reject != RejectMode::kHttp400) {
+          deferred_.reset();
+          tls_->close();
+          closing_ = true;
+          return;
+        }
+      }
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (self->finished_ || !self->deferred_) return;
+        auto req = std::move(*self->deferred_);
+        self->deferred_.reset();
+        self->respond(req);
+        self->flush();
+      });
+    }
   }
 
   void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& msg) override {
     // A full handshake carries the client's key exchange; a resumed one does not.
     if (msg.type() == Botan::TLS::CLIENT_KEX) saw_client_kex_ = true;
+    // The name this connection asks for: a resumed session carries the name it was made under,
+    // which must not decide this connection's client-auth mode (CVE-2025-23419 class).
+    if (msg.type() == Botan::TLS::CLIENT_HELLO)
+      hello_sni_ = dynamic_cast<const Botan::TLS::Client_Hello&>(msg).sni_hostname();
     // Record what the client presented even when Botan refuses it before chain validation
     // (e.g. a key below the policy's minimum size). Our own Certificate message passes here too.
     if (msg.type() == Botan::TLS::CERTIFICATE) {
@@ -249,7 +276,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     resumed_ = resumed;
     tls_version_ = session.version().to_string();
     cipher_ = session.ciphersuite().to_string();
-    sni_ = session.server_info().hostname();
+    sni_ = hello_sni_;
     const auto& peer = session.peer_certs();
     if (!peer.empty()) client_cert_ = cert_json(peer.front());
     const ClientAuth mode = wanted_mode(sni_);
@@ -446,7 +473,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     const std::string method(req.method_string()), target(req.target());
     std::string host(req[http::field::host]);
     Response r;
-    std::string note;
+    std::string note = std::exchange(note_, "");
     if (pending_reject_) {
       const bool forbid = listener_.config.reject == RejectMode::kHttp403;
       r = forbid ? Response{403, "text/plain", "403.7 Forbidden: client certificate required\n"}
@@ -602,6 +629,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   std::string in_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request<http::string_body>> deferred_;  // waits for a renegotiation
+  std::string note_;  // for the next request's log record
   std::optional<ClientAuth> reneg_target_;
   bool writing_ = false, closing_ = false, finished_ = false, busy_ = false;
   bool handshake_completed_ = false, saw_client_kex_ = false, resumed_ = false;
@@ -609,6 +637,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   std::chrono::steady_clock::time_point started_;
   std::string peer_address_;
   unsigned short peer_port_ = 0;
+  std::string hello_sni_;
   std::string tls_version_, cipher_, sni_, alert_sent_, alert_received_, error_, verify_error_,
       rejection_;
   std::string verification_ = "not_checked";

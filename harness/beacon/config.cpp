@@ -81,6 +81,8 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
   l.session_cache = y.str(node, "session_cache", f + ".session_cache", "");
   l.trust_resumed_sessions =
       y.boolean(node, "trust_resumed_sessions", f + ".trust_resumed_sessions", false);
+  l.renegotiation_fail_open =
+      y.boolean(node, "renegotiation_fail_open", f + ".renegotiation_fail_open", false);
   l.check_host = y.boolean(node, "check_host", f + ".check_host", true);
   if (!l.tls && (!l.folders.empty() || l.client_auth != ClientAuth::kIgnore))
     y.fail(node, f, "a plain-HTTP listener (tls: false) cannot ask for client certificates");

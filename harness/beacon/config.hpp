@@ -54,6 +54,8 @@ struct ListenerConfig {
   std::vector<VirtualHost> virtual_hosts;
   std::string session_cache;  // listeners naming the same cache share sessions + ticket key
   bool trust_resumed_sessions = false;  // misconfiguration: no client-auth check on resumption
+  // misconfiguration: a folder's request is served when the client refuses the renegotiation
+  bool renegotiation_fail_open = false;
   bool check_host = true;               // Host must name the SNI name (else 421)
 };
 

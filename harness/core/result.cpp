@@ -37,6 +37,8 @@ nlohmann::json to_json(const Evidence& e) {
       {"beacon_log", e.beacon_log.is_null() ? nlohmann::json(nullptr) : e.beacon_log},
       {"steps", e.steps.is_null() ? nlohmann::json::array() : e.steps},
       {"selection", e.selection.is_null() ? nlohmann::json(nullptr) : e.selection},
+      {"side_door", e.side_door.is_null() ? nlohmann::json(nullptr) : e.side_door},
+      {"client", e.client ? nlohmann::json(*e.client) : nlohmann::json("libcurl")},
   };
 }
 

@@ -31,6 +31,8 @@ struct Evidence {
   nlohmann::json beacon_log;  // the beacon's own record of this attempt, when the beacon is ours
   nlohmann::json steps;       // every request the operation made (method, path, outcome, ...)
   nlohmann::json selection;   // beacon ranking, failover attempts and the beacon used
+  nlohmann::json side_door;   // how a side-door entry path was tried (session source, resumed...)
+  std::optional<std::string> client;  // the TLS client that ran the check when it was not curl
 };
 
 struct ResultRecord {

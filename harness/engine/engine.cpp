@@ -12,6 +12,9 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "agent/botan_client.hpp"
+#include "agent/side_door.hpp"
+#include "agent/url.hpp"
 #include "agent/device.hpp"
 #include "agent/fleet.hpp"
 #include "beacon/content.hpp"
@@ -20,6 +23,7 @@
 #include "core/process.hpp"
 #include "core/timefmt.hpp"
 #include "engine/beacon_process.hpp"
+#include "engine/entry_paths.hpp"
 #include "engine/scenario.hpp"
 #include "engine/verdict.hpp"
 #include "pki/manifest.hpp"
@@ -79,17 +83,13 @@ agent::ClientCredential credential_for(const pki::Credential& c) {
   return out;
 }
 
-// Credentials our agent's TLS stack (OpenSSL at Debian's security level) cannot present.
-std::optional<std::string> unpresentable(const pki::Credential& c) {
-  if (c.defect == "key-strength")
-    return "the agent's TLS stack (OpenSSL, security level 2) refuses to load an RSA-1024 key; the "
-           "beacon's own tests present it with openssl s_client at level 0";
-  if (c.defect == "key-match")
-    return "no stock TLS client presents a certificate with another device's key (OpenSSL checks "
-           "the "
-           "pair before connecting); this needs a protocol-level client";
-  return std::nullopt;
+// Credentials curl/OpenSSL refuse to present (an RSA-1024 key below security level 2; a
+// certificate with another device's key): the protocol-level Botan client presents them.
+bool needs_botan_client(const pki::Credential& c) {
+  return c.defect == "key-strength" || c.defect == "key-match";
 }
+
+enum class Client { kCurl, kSideDoor, kBotan };
 
 struct Check {
   ResultRecord record;
@@ -97,6 +97,7 @@ struct Check {
   std::vector<std::string> beacon_names;     // one, or the boundary's failover list
   std::vector<agent::BeaconChoice> beacons;  // their URLs, once the beacons run
   bool boundary = false;
+  Client client = Client::kCurl;
   agent::AgentOptions options;
   std::optional<std::size_t> control;
   std::optional<std::string> skip;
@@ -163,10 +164,11 @@ struct Prepared {
   std::vector<Scenario> scenarios;
   agent::Catalogue catalogue;
   std::map<std::string, std::string> digests;
+  EntryPaths entry_paths;
 };
 
 Prepared prepare(const RunOptions& o) {
-  Prepared p{{}, agent::Catalogue::load_default(), {}};
+  Prepared p{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default()};
   for (const auto& f : find_scenarios(o.scenarios))
     p.scenarios.push_back(load_scenario(f, p.catalogue.ids()));
   const beacon::ContentStore content(fixtures_dir() / "content");
@@ -192,7 +194,10 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
     for (const auto& [name, _] : m.credentials)
       if (name != sc.control_credential) creds.push_back(name);
   }
-  for (const auto& c : creds) {
+  std::vector<std::string> all_creds = creds;
+  all_creds.insert(all_creds.end(), sc.side_door_credentials.begin(),
+                   sc.side_door_credentials.end());
+  for (const auto& c : all_creds) {
     const auto& cred = m.credential(c);
     if (!cred.expected.contains(sc.policy_key()))
       throw InputError(sc.file.string() + ": credential '" + c +
@@ -202,6 +207,10 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
       throw InputError(sc.file.string() + ": credential '" + c +
                        "': the PKI manifest does not say where its PKCS#12 password is");
   }
+  for (const auto& c : sc.side_door_credentials)
+    if (m.credential(c).expected.at(sc.policy_key()) != Expectation::kRejected)
+      throw InputError(sc.file.string() + ": side_door_credentials: '" + c +
+                       "' is expected to get in, so it cannot test a side door");
   if (m.credential(sc.control_credential).expected.at(sc.policy_key()) != Expectation::kAccepted)
     throw InputError(sc.file.string() + ": control credential '" + sc.control_credential +
                      "' is not expected to get in, so it cannot be a positive control");
@@ -209,8 +218,7 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
   std::map<std::string, agent::ClientCredential> loaded;  // each credential parsed once
   auto add = [&](const std::string& beacon_label, const agent::Operation& op,
                  const std::string& path, const std::string& cname,
-                 std::vector<std::string> beacon_names, bool boundary,
-                 std::optional<std::size_t> control_index) {
+                 std::vector<std::string> beacon_names, bool boundary) {
     const pki::Credential& cred = m.credential(cname);
     Check ch;
     ch.op = &op;
@@ -223,35 +231,120 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
     ch.record.entry_path = path;
     ch.record.check_id =
         (boundary ? "boundary" : beacon_label) + "/" + op.id + "/" + cname + "/" + path;
-    ch.record.expected = cred.expected.at(sc.policy_key());
+    ch.record.expected =
+        path == "https" ? cred.expected.at(sc.policy_key()) : Expectation::kRejected;
     ch.options.trust.ca_file = m.server_ca;
     ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
     ch.options.known_digests = digests;
-    if (cname != sc.control_credential && ch.record.expected == Expectation::kRejected)
-      ch.control = control_index;
-    ch.skip = unpresentable(cred);
+    ch.options.entry.path = path;
+    if (const auto& sel = catalogue.get("select-beacon").requests; !sel.empty())
+      ch.options.entry.warmup_path = sel.front().path_template;
+    if (agent::needs_raw_client(path)) ch.client = Client::kSideDoor;
+    if (needs_botan_client(cred)) {
+      if (path == "https" && !boundary)
+        ch.client = Client::kBotan;
+      else
+        ch.skip =
+            "only the protocol-level client presents this credential, and it runs the front "
+            "door (https) only";
+    }
     plan.push_back(std::move(ch));
   };
   for (const auto& b : sc.beacons)
-    for (const auto& op_id : sc.operations)
-      for (const auto& path : sc.entry_paths) {
-        const std::size_t control = plan.size();
-        for (const auto& c : creds)
-          add(b.name, catalogue.get(op_id), path, c, {b.name}, false, control);
-      }
+    for (const auto& op_id : sc.operations) {
+      const agent::Operation& op = catalogue.get(op_id);
+      const std::size_t first = plan.size();
+      for (const auto& c : creds) add(b.name, op, "https", c, {b.name}, false);
+      std::optional<std::size_t> control;
+      for (std::size_t i = first; i < plan.size(); ++i)
+        if (plan[i].record.credential == sc.control_credential) control = i;
+      for (const auto& path : sc.entry_paths)
+        if (path != "https")
+          for (const auto& c : sc.side_door_credentials) add(b.name, op, path, c, {b.name}, false);
+      for (std::size_t i = first; i < plan.size(); ++i)
+        if (plan[i].record.expected == Expectation::kRejected) plan[i].control = control;
+    }
   if (sc.boundary) {
     const std::vector<std::string>& list = sc.boundary->failover;
     for (const auto& op_id : sc.boundary->operations) {
       const std::size_t control = plan.size();
-      add("boundary", catalogue.get(op_id), "https", sc.control_credential, list, true,
-          std::nullopt);
+      add("boundary", catalogue.get(op_id), "https", sc.control_credential, list, true);
       for (const auto& c : sc.boundary->credentials)
-        if (c != sc.control_credential)
-          add("boundary", catalogue.get(op_id), "https", c, list, true, control);
+        if (c != sc.control_credential) {
+          add("boundary", catalogue.get(op_id), "https", c, list, true);
+          if (plan.back().record.expected == Expectation::kRejected) plan.back().control = control;
+        }
     }
   }
   if (plan.empty()) throw InputError(sc.file.string() + ": the scenario expands to no check");
   return plan;
+}
+
+// Where each side door of a beacon is (entry paths): derived from a simulated beacon's listeners
+// and settings, or given by the scenario for an external one.
+struct Doors {
+  std::string url, plain_url, open_name, resume_from;
+};
+
+std::string first_open_vhost(const YAML::Node& sim) {
+  const YAML::Node listener =
+      sim["listeners"] && sim["listeners"].IsSequence() && sim["listeners"].size() > 0
+          ? sim["listeners"][0]
+          : sim;
+  if (const YAML::Node v = listener["virtual_hosts"]; v && v.IsSequence())
+    for (const auto& h : v)
+      if (h["name"] && (!h["client_auth"] || h["client_auth"].as<std::string>() != "require"))
+        return h["name"].as<std::string>();
+  return "";
+}
+
+Doors doors_of(const BeaconSpec& b, const std::string& url, const BeaconProcess* process) {
+  Doors d{url, b.plain_http_url.value_or(""), b.open_server_name.value_or(""),
+          b.resume_from.value_or("")};
+  const auto u = agent::parse_url(url);
+  if (process) {
+    const auto& listeners = process->ready()["listeners"];
+    bool first_tls = true;
+    for (const auto& l : listeners) {
+      const std::string at =
+          l["address"].get<std::string>() + ":" + std::to_string(l["port"].get<int>());
+      if (l["scheme"] == "http") {
+        if (d.plain_url.empty()) d.plain_url = "http://" + at;
+      } else if (first_tls) {
+        first_tls = false;
+      } else if (d.resume_from.empty() && l["client_auth"] != "require") {
+        d.resume_from = "https://" + at;
+      }
+    }
+    if (d.open_name.empty()) d.open_name = first_open_vhost(*b.simulated);
+    // No plain listener: speak cleartext HTTP to the TLS port itself.
+    if (d.plain_url.empty() && u) d.plain_url = "http://" + u->authority();
+  } else if (d.plain_url.empty() && u) {
+    d.plain_url = "http://" + (u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host);
+  }
+  return d;
+}
+
+// Points a check at its beacon's door; a door that cannot be found is a SKIPPED check.
+void aim(Check& ch, const Doors& d) {
+  const std::string& path = ch.record.entry_path;
+  std::string url = d.url;
+  if (path == "plain-http") url = d.plain_url;
+  if (path == "sni-host-mismatch") {
+    if (d.open_name.empty())
+      ch.skip = "no TLS name served without client authentication is known for this beacon "
+                "(give open_server_name)";
+    ch.options.entry.sni_name = d.open_name;
+  }
+  if (path == "resumption-cross-listener") {
+    if (d.resume_from.empty() && d.open_name.empty())
+      ch.skip = "no listener or TLS name without client authentication is known for this "
+                "beacon, so no session can be obtained elsewhere (give resume_from or "
+                "open_server_name)";
+    ch.options.entry.resume_from = d.resume_from;
+    ch.options.entry.sni_name = d.resume_from.empty() ? d.open_name : "";
+  }
+  ch.beacons.push_back({url, 1});
 }
 
 }  // namespace
@@ -347,6 +440,8 @@ RunResult run(const RunOptions& o) {
     std::map<std::string, std::string> urls;
     std::map<std::string, BeaconProcess*> by_url;
     std::map<std::string, std::string> name_of_url;
+    std::map<std::string, BeaconProcess*> by_name;
+    std::map<std::string, Doors> doors;
     for (const auto& b : sc.beacons) {
       if (b.simulated) {
         const std::string identity = manifest.beacons.contains(b.name) ? b.name : "beacon-a";
@@ -356,9 +451,11 @@ RunResult run(const RunOptions& o) {
             beacon_config_yaml(*b.simulated, identity, pki_dir, dir / "store"), dir));
         urls[b.name] = processes.back()->url();
         by_url[urls[b.name]] = processes.back().get();
+        by_name[b.name] = processes.back().get();
       } else {
         urls[b.name] = *b.url;
       }
+      doors[b.name] = doors_of(b, urls[b.name], by_name.count(b.name) ? by_name[b.name] : nullptr);
       name_of_url[urls[b.name]] = b.name;
       meta["beacons"].push_back(
           {{"scenario", sc.id},
@@ -369,8 +466,13 @@ RunResult run(const RunOptions& o) {
     }
 
     std::vector<Check>& plan = plans[si];
-    for (auto& ch : plan)
+    for (auto& ch : plan) {
+      if (!ch.boundary) {
+        aim(ch, doors.at(ch.beacon_names.front()));
+        continue;
+      }
       for (const auto& name : ch.beacon_names) ch.beacons.push_back({urls.at(name), 1});
+    }
     std::vector<std::optional<ResultRecord>> done(plan.size());
     auto finish = [&](std::size_t i, ResultRecord got) {
       Check& ch = plan[i];
@@ -392,7 +494,10 @@ RunResult run(const RunOptions& o) {
           if (done[*ch.control]) control = done[*ch.control]->outcome;
           if (done[*ch.control] && done[*ch.control]->verdict == Verdict::kSkipped) control.reset();
         }
-        const Judgement j = judge(*r.expected, r.outcome, control);
+        const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
+        const Judgement j = *r.expected == Expectation::kAccepted
+                                ? judge_positive(r.outcome)
+                                : judge_negative(r.outcome, control, &door.closed);
         r.verdict = j.verdict;
         r.severity = j.severity;
         r.reason = j.reason + "; agent: " + got.reason;
@@ -403,13 +508,17 @@ RunResult run(const RunOptions& o) {
     };
     // Positive checks first (every negative check's control among them), then the rest.
     for (int phase = 0; phase < 2; ++phase) {
-      std::vector<std::size_t> indices;
+      std::vector<std::size_t> indices, by_hand;
       std::vector<std::unique_ptr<agent::Device>> devices;
       for (std::size_t i = 0; i < plan.size(); ++i) {
         const bool positive = plan[i].record.expected == Expectation::kAccepted;
         if (positive != (phase == 0)) continue;
         if (plan[i].skip) {
           finish(i, {});
+          continue;
+        }
+        if (plan[i].client != Client::kCurl) {  // hand-driven TLS clients, one at a time
+          by_hand.push_back(i);
           continue;
         }
         indices.push_back(i);
@@ -421,6 +530,12 @@ RunResult run(const RunOptions& o) {
       }
       agent::drive(devices, o.jobs,
                    [&](std::size_t k) { finish(indices[k], devices[k]->results().front()); });
+      for (std::size_t i : by_hand) {
+        const Check& ch = plan[i];
+        finish(i, ch.client == Client::kBotan
+                      ? agent::run_botan_client(*ch.op, ch.beacons.front().url, ch.options)
+                      : agent::run_side_door(*ch.op, ch.beacons.front().url, ch.options));
+      }
     }
 
     // Stop the beacons (they drain and flush their logs), then attach their side of each check.
@@ -435,11 +550,13 @@ RunResult run(const RunOptions& o) {
     std::vector<ResultRecord> records;
     for (auto& r : done) {
       if (r->evidence.local_port) {
-        const std::string used = r->evidence.selection.is_object()
-                                     ? r->evidence.selection.value("used", "")
-                                     : (urls.count(r->beacon) ? urls[r->beacon] : "");
-        if (by_url.count(used))
-          r->evidence.beacon_log = beacon_evidence(by_url[used]->log(), *r->evidence.local_port);
+        BeaconProcess* process = by_name.count(r->beacon) ? by_name[r->beacon] : nullptr;
+        if (r->evidence.selection.is_object()) {
+          const std::string used = r->evidence.selection.value("used", "");
+          process = by_url.count(used) ? by_url[used] : nullptr;
+        }
+        if (process)
+          r->evidence.beacon_log = beacon_evidence(process->log(), *r->evidence.local_port);
       }
       records.push_back(*r);
     }
@@ -467,7 +584,12 @@ RunResult run(const RunOptions& o) {
       Group& g = groups[key];
       if (g.finding.is_null()) {
         std::string title;
-        if (kind == "boundary-leak")
+        const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
+        const std::string open_name = doors.count(r.beacon) ? doors[r.beacon].open_name : "";
+        if (r.entry_path != "https" && severity == "EXPOSURE")
+          title = EntryPaths::fill(door.title, r.beacon, open_name) + " (credential '" +
+                  r.credential + "')";
+        else if (kind == "boundary-leak")
           title = "boundary leak: a device with credential '" + r.credential + "' reached " +
                   r.beacon + " through the failover list and got in";
         else if (severity == "EXPOSURE")
@@ -486,7 +608,10 @@ RunResult run(const RunOptions& o) {
                      {"operations", json::array()},
                      {"check_ids", json::array()},
                      {"title", title},
-                     {"remediation", remediation(severity, kind, r.beacon, cred.defect)},
+                     {"remediation", r.entry_path != "https"
+                                         ? EntryPaths::fill(door.remediation, r.beacon, open_name)
+                                         : remediation(severity, kind, r.beacon, cred.defect)},
+                     {"advisories", door.advisories},
                      {"expected", false}};
       }
       g.finding["operations"].push_back(r.operation);
@@ -506,6 +631,7 @@ RunResult run(const RunOptions& o) {
           std::sort(got.begin(), got.end());
           if (g.finding["severity"] == e.severity && g.finding["kind"] == e.kind &&
               g.finding["beacon"] == e.beacon && g.finding["credential"] == e.credential &&
+              g.finding["entry_path"] == e.entry_path &&
               got == ops && !g.finding["expected"].get<bool>()) {
             g.finding["expected"] = true;
             for (auto m : g.members) records[m].expected_finding = true;
@@ -521,9 +647,11 @@ RunResult run(const RunOptions& o) {
                {"scenario", sc.id},
                {"beacon", e.beacon},
                {"credential", e.credential},
+               {"entry_path", e.entry_path},
                {"operations", ops},
                {"title", "self-test: the harness did not report the declared " + e.severity + " (" +
-                             e.kind + ") for credential '" + e.credential + "' on " + e.beacon},
+                             e.kind + ") for credential '" + e.credential + "' on " + e.beacon +
+                             (e.entry_path != "https" ? " through " + e.entry_path : "")},
                {"remediation",
                 "the harness missed what this scenario proves it catches: treat "
                 "every other result of this run with suspicion"},

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "agent/agent.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/yaml_file.hpp"
@@ -58,7 +59,8 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
   if (!root.IsMap()) throw InputError(file.string() + ": a scenario must be a YAML mapping");
   only_keys(y, root, "",
             {"name", "description", "beacons", "policy", "control_credential", "credentials",
-             "operations", "entry_paths", "boundary", "expect_findings"});
+             "operations", "entry_paths", "side_door_credentials", "boundary",
+             "expect_findings"});
   Scenario s;
   s.file = file;
   s.name = y.str(root, "name", "name", "", true);
@@ -72,7 +74,8 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
     const YAML::Node b = beacons[i];
     const std::string f = "beacons[" + std::to_string(i) + "]";
     if (!b.IsMap()) y.fail(b, f, "must be a mapping");
-    only_keys(y, b, f, {"name", "simulated", "url"});
+    only_keys(y, b, f,
+              {"name", "simulated", "url", "plain_http_url", "open_server_name", "resume_from"});
     BeaconSpec spec;
     spec.name = y.str(b, "name", f + ".name", "", true);
     if (b["simulated"] && b["url"])
@@ -96,6 +99,18 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
     } else {
       y.fail(b, f, "needs 'simulated' (settings) or 'url' (an external beacon)");
     }
+    if (b["plain_http_url"]) {
+      spec.plain_http_url = y.str(b, "plain_http_url", f + ".plain_http_url");
+      if (!spec.plain_http_url->starts_with("http://"))
+        y.fail(b["plain_http_url"], f + ".plain_http_url", "must be an http:// URL");
+    }
+    if (b["open_server_name"])
+      spec.open_server_name = y.str(b, "open_server_name", f + ".open_server_name");
+    if (b["resume_from"]) {
+      spec.resume_from = y.str(b, "resume_from", f + ".resume_from");
+      if (!spec.resume_from->starts_with("https://"))
+        y.fail(b["resume_from"], f + ".resume_from", "must be an https:// URL");
+    }
     for (const auto& other : s.beacons)
       if (other.name == spec.name) y.fail(b, f + ".name", "'" + spec.name + "' is used twice");
     s.beacons.push_back(std::move(spec));
@@ -118,7 +133,13 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
   s.operations = names_or_all(y, root, "operations", "operations", operation_ids, nullptr);
   s.entry_paths = y.list(root, "entry_paths", "entry_paths");
   for (const auto& item : root["entry_paths"])
-    y.one_of(item, "entry_paths", item.as<std::string>(), {"https"});
+    y.one_of(item, "entry_paths", item.as<std::string>(), agent::entry_path_names());
+  if (!in(s.entry_paths, "https"))
+    y.fail(root["entry_paths"], "entry_paths",
+           "must include https: every side door is judged against the front door's positive "
+           "control");
+  if (root["side_door_credentials"])
+    s.side_door_credentials = y.list(root, "side_door_credentials", "side_door_credentials");
   if (!s.all_credentials && !in(s.credentials, s.control_credential))
     y.fail(root["credentials"], "credentials",
            "must include the control credential '" + s.control_credential + "'");
@@ -143,7 +164,8 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
     for (std::size_t i = 0; i < ef.size(); ++i) {
       const std::string f = "expect_findings[" + std::to_string(i) + "]";
       if (!ef[i].IsMap()) y.fail(ef[i], f, "must be a mapping");
-      only_keys(y, ef[i], f, {"severity", "kind", "beacon", "credential", "operations"});
+      only_keys(y, ef[i], f,
+                {"severity", "kind", "beacon", "credential", "entry_path", "operations"});
       ExpectedFinding e;
       e.severity = y.str(ef[i], "severity", f + ".severity", "", true);
       y.one_of(ef[i]["severity"], f + ".severity", e.severity, {"EXPOSURE", "LOCKOUT", "WARN"});
@@ -155,6 +177,9 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
         y.fail(ef[i]["beacon"], f + ".beacon",
                "'" + e.beacon + "' is not a beacon of this scenario");
       e.credential = y.str(ef[i], "credential", f + ".credential", "", true);
+      e.entry_path = y.str(ef[i], "entry_path", f + ".entry_path", "https");
+      y.one_of(ef[i]["entry_path"] ? ef[i]["entry_path"] : ef[i], f + ".entry_path", e.entry_path,
+               s.entry_paths);
       if (ef[i]["operations"])
         e.operations =
             names_or_all(y, ef[i], "operations", f + ".operations", operation_ids, nullptr);

@@ -17,6 +17,10 @@ struct BeaconSpec {
   std::string name;  // also the PKI manifest's beacon identity (simulated beacons)
   std::optional<YAML::Node> simulated;  // a beacon-config fragment (docs/beacon.md), or
   std::optional<std::string> url;       // an external beacon's base URL
+  // Side doors (entry paths). Simulated beacons: derived from their listeners when absent.
+  std::optional<std::string> plain_http_url;    // default: http://host (port 80) of `url`
+  std::optional<std::string> open_server_name;  // a TLS name served without client auth
+  std::optional<std::string> resume_from;       // an https URL serving TLS without client auth
 };
 
 // Agents inside a boundary with a failover list: a device without a valid certificate must be
@@ -31,6 +35,7 @@ struct BoundarySpec {
 struct ExpectedFinding {
   std::string severity;  // EXPOSURE | LOCKOUT | WARN
   std::string kind;      // "check" or "boundary-leak"
+  std::string entry_path = "https";
   std::string beacon;
   std::string credential;
   std::vector<std::string> operations;  // empty: the scenario's operations
@@ -48,6 +53,7 @@ struct Scenario {
   bool all_credentials = false;
   std::vector<std::string> operations;  // "all" expanded here from the catalogue ids given
   std::vector<std::string> entry_paths;
+  std::vector<std::string> side_door_credentials = {"none"};  // tried on every side door
   std::optional<BoundarySpec> boundary;
   std::optional<std::vector<ExpectedFinding>> expected_findings;
 

@@ -1,6 +1,8 @@
 // verdict.cpp: see verdict.hpp.
 #include "engine/verdict.hpp"
 
+#include <algorithm>
+
 namespace mtls::engine {
 
 Judgement judge_positive(Outcome o) {
@@ -15,11 +17,14 @@ Judgement judge_positive(Outcome o) {
           "the positive control did not complete (" + name + "): nothing is proven"};
 }
 
-Judgement judge_negative(Outcome o, std::optional<Outcome> control) {
+Judgement judge_negative(Outcome o, std::optional<Outcome> control,
+                         const std::vector<Outcome>* closed) {
   const std::string name(to_string(o));
   if (o == Outcome::kAccepted)
     return {Verdict::kFail, Severity::kExposure, "let in where it must be refused"};
-  if (!is_rejection(o))
+  const bool refused =
+      closed ? std::find(closed->begin(), closed->end(), o) != closed->end() : is_rejection(o);
+  if (!refused)
     return {Verdict::kInconclusive, std::nullopt,
             name + " cannot be attributed to client authentication"};
   if (!control)

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/outcome.hpp"
 
@@ -20,7 +21,9 @@ Judgement judge_positive(Outcome outcome);
 
 // A check whose expected result is REJECTED; `control` is its positive control's outcome, or
 // nullopt when the control did not run.
-Judgement judge_negative(Outcome outcome, std::optional<Outcome> control);
+// `closed`: the outcomes that count as a refusal on this entry path (default: the REJECTED_*).
+Judgement judge_negative(Outcome outcome, std::optional<Outcome> control,
+                         const std::vector<Outcome>* closed = nullptr);
 
 Judgement judge(Expectation expected, Outcome outcome, std::optional<Outcome> control);
 

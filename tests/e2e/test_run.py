@@ -35,7 +35,9 @@ def test_default_suite(harness, tmp_path):
         if r["verdict"] == "FAIL":
             assert r["expected_finding"], r  # every failure of the default suite is a declared self-test finding
         if r["verdict"] == "SKIPPED":
-            assert r["credential"] in ("weak-key", "wrong-key") and r["reason"] and r["outcome"] is None
+            # only side doors a beacon does not have (no open name, no open listener to resume from)
+            assert r["entry_path"] in ("sni-host-mismatch", "resumption-cross-listener"), r
+            assert r["reason"] and r["outcome"] is None and r["scenario"] == "default/selftest-side-doors"
             continue
         assert r["verdict"] in ("PASS", "FAIL"), r
         if r["expected"] == "REJECTED" and r["verdict"] == "PASS":
@@ -53,6 +55,19 @@ def test_default_suite(harness, tmp_path):
         ("default/selftest-optional-mode", "EXPOSURE", "check"),
         ("default/selftest-revocation-blind", "EXPOSURE", "check"),
         ("default/selftest-revocation-warn", "WARN", "check")}
+    # the side-door self-test: one EXPOSURE per beacon, through its open door, citing its advisory
+    doors = {(f["beacon"], f["entry_path"]): f for f in report["findings"]
+             if f["scenario"] == "default/selftest-side-doors"}
+    assert set(doors) == {("beacon-plain-http", "plain-http"), ("beacon-sni-host", "sni-host-mismatch"),
+                          ("beacon-shared-cache", "resumption-cross-listener"),
+                          ("beacon-renegotiation", "renegotiation")}
+    assert any("CVE-2025-23419" in a for a in doors[("beacon-shared-cache", "resumption-cross-listener")]["advisories"])
+    assert any("CVE-2019-0215" in a for a in doors[("beacon-renegotiation", "renegotiation")]["advisories"])
+    # wrong-key and weak-key are presented by the protocol-level client and refused in the handshake
+    for cred, alert in (("wrong-key", "decrypt_error"), ("weak-key", "insufficient_security")):
+        rs = [r for r in correct if r["credential"] == cred and r["entry_path"] == "https" and not r["check_id"].startswith("boundary/")]
+        assert rs and all(r["evidence"]["client"] == "botan" and r["outcome"] == "REJECTED_HANDSHAKE" for r in rs)
+        assert all(r["evidence"]["beacon_log"]["connection"]["alert_sent"] == alert for r in rs), cred
     assert all(b["exit"] == "exit 0" for b in report["metadata"]["beacons"])
     for ready in (out / "work").rglob("ready.json"):
         assert not pid_alive(json.loads(ready.read_text())["pid"])
