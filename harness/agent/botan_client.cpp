@@ -274,6 +274,10 @@ ResultRecord run_botan_client(const Operation& op, const std::string& beacon_url
     last = std::move(r);
     if (last.classification.outcome != Outcome::kAccepted) break;
   }
+  if (last.evidence.tls_alert_code == 70 && !last.evidence.handshake_completed)  // protocol_version
+    last.classification = {Outcome::kProtocolError,
+                           "the beacon refused TLS 1.2, the only version of this protocol-level "
+                           "client (Botan 2): the credential could not be presented"};
   rec.outcome = last.classification.outcome;
   rec.reason = last.classification.reason;
   rec.evidence = last.evidence;

@@ -274,8 +274,10 @@ ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
       Session session;
       if (source.open(src_result)) {
         const RequestSpec warm{.method = "GET", .path_template = o.entry.warmup_path};
+        Url named = *src;  // a proper request at the source: Host names its TLS name
+        if (!src_sni.empty()) named.host = src_sni;
         src_result = exchange(source, src_obs, warm,
-                              http_request(warm, o.entry.warmup_path, src->authority(), "", false),
+                              http_request(warm, o.entry.warmup_path, named.authority(), "", false),
                               std::nullopt, "");
         session = source.take_session();
         source.shutdown();

@@ -357,8 +357,9 @@ int cmd_agent(AgentArgs a) {
 }
 
 int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsigned jobs,
-            bool list) {
+            bool list, const std::optional<fs::path>& pki) {
   mtls::engine::RunOptions o;
+  o.pki = pki;
   for (const auto& s : scenarios) o.scenarios.emplace_back(s);
   o.out = out;
   o.jobs = jobs;
@@ -534,6 +535,9 @@ int cmd_bench(const BenchArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closes while we write (a beacon refusing a client) is an outcome, not a reason to
+  // die: OpenSSL's socket writes would raise SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "mtls-harness: proves that inventory beacons enforce mutual TLS: nothing gets in without a\n"
       "valid client certificate, every legitimate device still gets in.\n"
@@ -674,6 +678,10 @@ int main(int argc, char** argv) {
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   bool list_only = false;
   run->add_option("--jobs", jobs, "Checks in flight at once (default: the number of cores)");
+  std::optional<fs::path> run_pki;
+  run->add_option("--pki", run_pki,
+                  "Use this test PKI ('pki init') instead of a fresh one: for external beacons\n"
+                  "configured with its server certificate and client CA");
   run->add_flag("--list", list_only,
                 "Print the checks the scenarios expand to (JSON Lines); run nothing");
 
@@ -769,7 +777,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       mtls::agent::CurlGlobal curl;
-      return cmd_run(scenarios, out, jobs, list_only);
+      return cmd_run(scenarios, out, jobs, list_only, run_pki);
     }
   } catch (const mtls::InputError& e) {
     std::cerr << "mtls-harness: error: " << e.what() << "\n";

@@ -356,8 +356,8 @@ json plan(const RunOptions& o) {
   const fs::path tmp = tmpl;
   json out = json::array();
   try {
-    pki::init({.out = tmp / "pki", .key_type = pki::KeyType::kEcdsaP256});
-    const pki::Manifest m = pki::load_manifest(tmp / "pki");
+    if (!o.pki) pki::init({.out = tmp / "pki", .key_type = pki::KeyType::kEcdsaP256});
+    const pki::Manifest m = pki::load_manifest(o.pki ? *o.pki : tmp / "pki");
     for (const auto& sc : p.scenarios)
       for (const auto& ch : expand(sc, m, p.catalogue, p.digests))
         out.push_back({{"check_id", ch.record.check_id},
@@ -389,8 +389,11 @@ RunResult run(const RunOptions& o) {
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
   if (ec) throw InputError(work.string() + ": cannot create (" + ec.message() + ")");
-  const fs::path pki_dir = work / "pki";
-  pki::init({.out = pki_dir, .key_type = pki::KeyType::kEcdsaP256, .force = true});
+  fs::path pki_dir = work / "pki";
+  if (o.pki)
+    pki_dir = fs::absolute(*o.pki);
+  else
+    pki::init({.out = pki_dir, .key_type = pki::KeyType::kEcdsaP256, .force = true});
   const pki::Manifest manifest = pki::load_manifest(pki_dir);
   // Expand every scenario once. The manifest is needed to check credential names: on bad
   // input, undo what this run wrote.

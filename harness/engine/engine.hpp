@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "report/report.hpp"
@@ -22,6 +23,9 @@ struct RunOptions {
   std::ostream* progress = nullptr;          // progress bar (terminal) or one line per check
   bool progress_is_terminal = false;
   unsigned jobs = 2;  // checks in flight at once
+  // A test PKI written by `pki init` to use instead of a fresh one: external beacons (a reference
+  // nginx, a staging beacon) configured with its server certificate and client CA.
+  std::optional<std::filesystem::path> pki;
 };
 
 struct RunResult {

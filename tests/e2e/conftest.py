@@ -238,16 +238,20 @@ def _content_root(workdir):
     return root
 
 
-def start_nginx(workdir, pki, manifest, protocols="TLSv1.2 TLSv1.3", verify="on"):
+def launch_nginx(workdir, http_block, sockets=1):
+    """Debian nginx on loopback with `sockets` listening sockets the test binds itself (port 0)
+    and hands over through nginx's inherited-socket variable: the ports are known before nginx
+    starts, so no readiness polling. `http_block(ports)` returns the http {} body."""
     import socket as _socket
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
-    root = _content_root(workdir)
-    listener = _socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
-    beacon = manifest["beacons"]["beacon-a"]
+    listeners = []
+    for _ in range(sockets):
+        listener = _socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        listeners.append(listener)
+    ports = [l.getsockname()[1] for l in listeners]
     conf = workdir / "nginx.conf"
     conf.write_text(f"""
 daemon off; master_process on; worker_processes 1; user root;
@@ -255,23 +259,34 @@ error_log {workdir}/logs/error.log info; pid {workdir}/nginx.pid;
 events {{ worker_connections 64; }}
 http {{
   access_log {workdir}/logs/access.log;
+  client_body_temp_path {workdir}/body;
+{http_block(ports)}
+}}
+""")
+    cmd = ["nginx", "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "logs" / "error.log")]
+    env = dict(os.environ, NGINX="".join(f"{l.fileno()};" for l in listeners))
+    with open(workdir / "logs" / "stderr", "wb") as err:
+        proc = subprocess.Popen(cmd, env=env, pass_fds=[l.fileno() for l in listeners], stderr=err,
+                                stdin=subprocess.DEVNULL)
+    for l in listeners:
+        l.close()  # nginx holds its own copies
+    server = ReferenceServer(workdir, cmd, proc, ports[0],
+                             [workdir / "logs" / "stderr", workdir / "logs" / "error.log", conf])
+    server.ports = ports
+    return server
+
+
+def start_nginx(workdir, pki, manifest, protocols="TLSv1.2 TLSv1.3", verify="on"):
+    root = _content_root(workdir)
+    beacon = manifest["beacons"]["beacon-a"]
+    return launch_nginx(workdir, lambda ports: f"""
   server {{
-    listen 127.0.0.1:{port} ssl;
+    listen 127.0.0.1:{ports[0]} ssl;
     ssl_certificate {pki / beacon['cert']}; ssl_certificate_key {pki / beacon['key']};
     ssl_client_certificate {pki / manifest['trust']['client_ca_roots']};
     ssl_verify_client {verify}; ssl_verify_depth 3; ssl_protocols {protocols};
     root {root};
-  }}
-}}
-""")
-    cmd = ["nginx", "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "logs" / "error.log")]
-    env = dict(os.environ, NGINX=f"{listener.fileno()};")
-    with open(workdir / "logs" / "stderr", "wb") as err:
-        proc = subprocess.Popen(cmd, env=env, pass_fds=[listener.fileno()], stderr=err,
-                                stdin=subprocess.DEVNULL)
-    listener.close()  # nginx holds its own copy
-    return ReferenceServer(workdir, cmd, proc, port,
-                           [workdir / "logs" / "stderr", workdir / "logs" / "error.log"])
+  }}""")
 
 
 def start_s_server(workdir, pki, manifest, *extra):
