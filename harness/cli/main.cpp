@@ -22,6 +22,7 @@
 #include "core/home.hpp"
 #include "core/process.hpp"
 #include "engine/beacon_process.hpp"
+#include "core/interrupt.hpp"
 #include "engine/engine.hpp"
 #include "load/loadgen.hpp"
 #include "pki/lint.hpp"
@@ -370,6 +371,8 @@ int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsi
     for (const auto& c : mtls::engine::plan(o)) std::cout << c.dump() << "\n";
     return 0;
   }
+  const mtls::InterruptWatch interrupt("mtls-harness run");
+  o.stop = &interrupt.stop();
   const auto result = mtls::engine::run(o);
   for (const auto& f : result.findings)
     if (!f.value("expected", false))
@@ -378,6 +381,12 @@ int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsi
                 << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
   std::cout << "mtls-harness run: " << mtls::report::one_line(result.summary) << "; reports in "
             << out.string() << " (report.html, report.md, junit.xml, report.json, results.jsonl)\n";
+  if (!result.complete) {
+    std::cerr << "mtls-harness run: INCOMPLETE: interrupted after "
+              << result.summary.total << " of " << result.planned
+              << " checks; the report is marked incomplete (exit 3)\n";
+    return 3;
+  }
   return mtls::report::exit_code(result.summary);
 }
 

@@ -39,7 +39,23 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem:
   for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), envp.data());
+  // The child starts with no signal blocked (the harness blocks SIGINT/SIGTERM to handle them on
+  // a thread of its own) and in its own process group: a Ctrl-C at the terminal reaches the
+  // harness, which stops its children in order (they still die with it: PR_SET_PDEATHSIG).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+  int rc = ::posix_spawn(&pid_, cargv[0], &fa, &attr, cargv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {

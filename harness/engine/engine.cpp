@@ -10,6 +10,7 @@
 #include <ostream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "agent/agent.hpp"
 #include "agent/botan_client.hpp"
@@ -432,9 +433,10 @@ RunResult run(const RunOptions& o) {
   std::size_t total = 0;
   for (const auto& plan : plans) total += plan.size();
   Progress progress(o.progress, o.progress_is_terminal, total);
+  auto stopped = [&] { return o.stop != nullptr && o.stop->load(); };
   const agent::Operation& select = prep.catalogue.get("select-beacon");
 
-  for (std::size_t si = 0; si < prep.scenarios.size(); ++si) {
+  for (std::size_t si = 0; si < prep.scenarios.size() && !stopped(); ++si) {
     const Scenario& sc = prep.scenarios[si];
     meta["scenarios"].push_back(
         {{"id", sc.id}, {"file", sc.file.string()}, {"sha256", sha256_file_hex(sc.file)}});
@@ -531,9 +533,13 @@ RunResult run(const RunOptions& o) {
                               .beacons = plan[i].beacons,
                               .options = plan[i].options}));
       }
-      agent::drive(devices, o.jobs,
-                   [&](std::size_t k) { finish(indices[k], devices[k]->results().front()); });
+      agent::drive(
+          devices, o.jobs,
+          [&](std::size_t k) { finish(indices[k], devices[k]->results().front()); },
+          {.min_interval = o.pace, .stop = o.stop});
       for (std::size_t i : by_hand) {
+        if (stopped()) break;
+        if (o.pace.count() > 0) std::this_thread::sleep_for(o.pace);  // a probe's rate limit
         const Check& ch = plan[i];
         finish(i, ch.client == Client::kBotan
                       ? agent::run_botan_client(*ch.op, ch.beacons.front().url, ch.options)
@@ -551,7 +557,11 @@ RunResult run(const RunOptions& o) {
                            " (stderr: " + tail_of(processes[bi]->stderr_log()) + ")");
     }
     std::vector<ResultRecord> records;
-    for (auto& r : done) {
+    std::vector<std::size_t> record_check;  // plan index of each record
+    for (std::size_t i = 0; i < done.size(); ++i) {
+      auto& r = done[i];
+      if (!r) continue;  // interrupted before it ran
+      record_check.push_back(i);
       if (r->evidence.local_port) {
         BeaconProcess* process = by_name.count(r->beacon) ? by_name[r->beacon] : nullptr;
         if (r->evidence.selection.is_object()) {
@@ -581,7 +591,7 @@ RunResult run(const RunOptions& o) {
                cred.defect == "revocation" && sc.revocation == "off")
         severity = "WARN";
       if (severity.empty()) continue;
-      const std::string kind = plan[i].boundary ? "boundary-leak" : "check";
+      const std::string kind = plan[record_check[i]].boundary ? "boundary-leak" : "check";
       const std::string key =
           severity + "|" + kind + "|" + r.beacon + "|" + r.credential + "|" + r.entry_path;
       Group& g = groups[key];
@@ -621,8 +631,8 @@ RunResult run(const RunOptions& o) {
       g.finding["check_ids"].push_back(r.check_id);
       g.members.push_back(i);
     }
-    // Self-test scenarios: the declared findings, exactly.
-    if (sc.expected_findings) {
+    // Self-test scenarios: the declared findings, exactly (not judged when interrupted).
+    if (sc.expected_findings && !stopped()) {
       for (const auto& e : *sc.expected_findings) {
         std::vector<std::string> ops = e.operations;
         if (ops.empty())
@@ -673,6 +683,11 @@ RunResult run(const RunOptions& o) {
   }
 
   meta["finished"] = utc_now();
+  meta["planned_checks"] = total;
+  meta["complete"] = !stopped();
+  if (stopped())
+    meta["incomplete_reason"] = "interrupted (SIGINT/SIGTERM): " + std::to_string(all.size()) +
+                                " of " + std::to_string(total) + " checks ran";
   report::Summary summary = report::summarize(all);
   summary.selftest_missed = selftest_missed;
   summary.warn = warn_count;
@@ -686,7 +701,7 @@ RunResult run(const RunOptions& o) {
   report::write_results_jsonl(results_file, all);
   const fs::path report_file = o.out / "report.json";
   report::write_all(o.out, report::make_document(meta, all, summary, findings));
-  return {summary, report_file, results_file, findings};
+  return {summary, report_file, results_file, findings, !stopped(), total};
 }
 
 }  // namespace mtls::engine

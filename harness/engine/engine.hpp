@@ -6,6 +6,8 @@
 // declare, and writes results and reports.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
@@ -26,6 +28,8 @@ struct RunOptions {
   // A test PKI written by `pki init` to use instead of a fresh one: external beacons (a reference
   // nginx, a staging beacon) configured with its server certificate and client CA.
   std::optional<std::filesystem::path> pki;
+  std::chrono::milliseconds pace{0};       // at least this long between two requests started
+  const std::atomic<bool>* stop = nullptr;  // raised (Ctrl-C): finish what flies, report partial
 };
 
 struct RunResult {
@@ -33,6 +37,8 @@ struct RunResult {
   std::filesystem::path report_file;
   std::filesystem::path results_file;
   nlohmann::json findings;
+  bool complete = true;  // false: interrupted, the report holds only the checks that finished
+  std::size_t planned = 0;
 };
 
 // Throws InputError for bad scenarios/options (nothing is started, nothing written),

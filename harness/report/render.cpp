@@ -144,6 +144,9 @@ std::string render_markdown(const json& doc) {
   const json& m = doc.value("metadata", json::object());
   std::ostringstream os;
   os << "# mTLS conformance: " << overall(s) << "\n\n";
+  if (!m.value("complete", true))
+    os << "> **INCOMPLETE**: " << str(m, "incomplete_reason", "the run was interrupted")
+       << ". Checks that did not run are not in this report; nothing is proven about them.\n\n";
   os << "| checks | PASS | FAIL | INCONCLUSIVE | SKIPPED | EXPOSURE | LOCKOUT | declared by "
         "self-tests |\n"
         "|---|---|---|---|---|---|---|---|\n";
@@ -267,6 +270,10 @@ std::string render_html(const json& doc) {
   os << "<h1>mTLS conformance report</h1><p><span class=\"banner " << overall(s)
      << "\" id=\"verdict\">" << overall(s) << "</span> exit code <span id=\"exit-code\">"
      << s.value("exit_code", 3) << "</span></p>\n";
+  if (!m.value("complete", true))
+    os << "<p class=\"banner FAIL\" id=\"incomplete\">INCOMPLETE: "
+       << xml_escape(str(m, "incomplete_reason", "the run was interrupted"))
+       << ". Checks that did not run are not in this report; nothing is proven about them.</p>\n";
   os << "<div class=\"counts\">";
   for (const char* k : {"total", "PASS", "FAIL", "INCONCLUSIVE", "SKIPPED", "EXPOSURE", "LOCKOUT",
                         "FAIL_declared_by_self_tests"})

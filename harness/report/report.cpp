@@ -154,6 +154,10 @@ nlohmann::json make_document(const nlohmann::json& metadata,
                         {"summary", to_json(summary)},
                         {"findings", findings},
                         {"results", results}};
+  // An interrupted run proves nothing about the checks it did not reach.
+  const bool complete = metadata.value("complete", true);
+  doc["summary"]["complete"] = complete;
+  if (!complete) doc["summary"]["exit_code"] = 3;
   doc["integrity"] = {{"algorithm", "sha256"},
                       {"covers", "results, findings and summary, as compact JSON with sorted keys"},
                       {"sha256", integrity_digest(doc)}};

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import select
+import signal
 import subprocess
 
 from helpers import BIN, pid_alive as alive
@@ -39,3 +40,36 @@ def test_killing_the_engine_stops_its_beacons(tmp_path):
     finally:
         if run.poll() is None:
             run.kill()
+
+
+def test_ctrl_c_writes_a_partial_report_marked_incomplete(tmp_path):
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text("name: slow\nbeacons:\n  - {name: beacon-a, simulated: {client_auth: require, latency_ms: 1000}}\n"
+                        "policy: {client_certificate: required}\ncredentials: [valid, none, expired]\n"
+                        "operations: all\nentry_paths: [https]\n")
+    out = tmp_path / "out"
+    cmd = [BIN, "run", str(scenario), "--out", str(out), "--jobs", "1"]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = run.stderr.readline()
+        assert first.startswith(b"[1/"), first
+        pid = json.loads(next((out / "work").rglob("ready.json")).read_text())["pid"]
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        stdout, stderr = run.communicate(timeout=30)
+        diagnostics = f"command: {cmd}\nexit: {run.returncode}\nstderr: {stderr.decode()[-2000:]}"
+        assert run.returncode == 3, diagnostics
+        assert b"INCOMPLETE" in stderr, diagnostics
+        report = json.loads((out / "report.json").read_text())
+        assert report["metadata"]["complete"] is False and report["summary"]["complete"] is False
+        assert report["summary"]["exit_code"] == 3
+        ran, planned = len(report["results"]), report["metadata"]["planned_checks"]
+        assert 1 <= ran < planned, (ran, planned)
+        assert "INCOMPLETE" in (out / "report.md").read_text()
+        assert 'id="incomplete"' in (out / "report.html").read_text()
+        assert not alive(pid)  # the beacon was stopped in order
+        verify = subprocess.run([BIN, "report", "verify", str(out / "report.json")], capture_output=True)
+        assert verify.returncode == 0, verify.stderr
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
