@@ -89,6 +89,13 @@ const Operation& Catalogue::get(const std::string& id) const {
   throw InputError("unknown operation '" + id + "' (known: " + known + ")");
 }
 
+void Catalogue::add(Operation op) {
+  if (op.id.empty() || op.id.find('/') != std::string::npos || op.requests.empty())
+    throw InputError("operation '" + op.id + "': needs an id without '/' and a request");
+  const std::string id = op.id;
+  ops_[id] = std::move(op);
+}
+
 std::vector<std::string> Catalogue::ids() const {
   std::vector<std::string> out;
   for (const auto& [k, _] : ops_) out.push_back(k);

@@ -40,6 +40,8 @@ class Catalogue {
   // Throws InputError listing the known ids.
   const Operation& get(const std::string& id) const;
   std::vector<std::string> ids() const;
+  // Adds (or replaces) an operation: `probe` builds its GETs and its test upload this way.
+  void add(Operation op);
 
  private:
   std::map<std::string, Operation> ops_;

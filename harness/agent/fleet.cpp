@@ -12,7 +12,8 @@ void drive(std::vector<std::unique_ptr<Device>>& devices, std::size_t max_in_fli
   using Clock = std::chrono::steady_clock;
   MultiHandle multi;
   std::size_t cursor = 0;  // round-robin start, so that early devices do not starve later ones
-  Clock::time_point next_start = Clock::now();
+  Clock::time_point local_next = Clock::now();
+  Clock::time_point& next_start = limits.next_start ? *limits.next_start : local_next;
   auto stopping = [&] { return limits.stop != nullptr && limits.stop->load(); };
   auto remaining = [&] {
     if (stopping()) return false;

@@ -15,6 +15,8 @@ namespace mtls::agent {
 struct DriveLimits {
   std::chrono::milliseconds min_interval{0};  // between two transfer starts (a probe's rate limit)
   const std::atomic<bool>* stop = nullptr;    // raised: start nothing new, finish what flies
+  // The earliest next start, kept across calls (pacing continues from one drive to the next).
+  std::chrono::steady_clock::time_point* next_start = nullptr;
 };
 
 // Runs every device to completion (or until `limits.stop`). `max_in_flight` bounds open transfers

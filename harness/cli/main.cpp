@@ -24,6 +24,7 @@
 #include "engine/beacon_process.hpp"
 #include "core/interrupt.hpp"
 #include "engine/engine.hpp"
+#include "engine/probe.hpp"
 #include "load/loadgen.hpp"
 #include "pki/lint.hpp"
 #include "pki/manifest.hpp"
@@ -357,6 +358,25 @@ int cmd_agent(AgentArgs a) {
   return ok ? 0 : 1;
 }
 
+// Prints a run's findings and one-line summary; its exit code (3 when interrupted).
+int conclude(const std::string& what, const mtls::engine::RunResult& result, const fs::path& out) {
+  for (const auto& f : result.findings)
+    if (!f.value("expected", false))
+      std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>() << " ["
+                << f["operations"].size()
+                << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
+  std::cout << "mtls-harness " << what << ": " << mtls::report::one_line(result.summary)
+            << "; reports in " << out.string()
+            << " (report.html, report.md, junit.xml, report.json, results.jsonl)\n";
+  if (!result.complete) {
+    std::cerr << "mtls-harness " << what << ": INCOMPLETE: interrupted after "
+              << result.summary.total << " of " << result.planned
+              << " checks; the report is marked incomplete (exit 3)\n";
+    return 3;
+  }
+  return mtls::report::exit_code(result.summary);
+}
+
 int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsigned jobs,
             bool list, const std::optional<fs::path>& pki) {
   mtls::engine::RunOptions o;
@@ -373,21 +393,49 @@ int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsi
   }
   const mtls::InterruptWatch interrupt("mtls-harness run");
   o.stop = &interrupt.stop();
-  const auto result = mtls::engine::run(o);
-  for (const auto& f : result.findings)
-    if (!f.value("expected", false))
-      std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>() << " ["
-                << f["operations"].size()
-                << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
-  std::cout << "mtls-harness run: " << mtls::report::one_line(result.summary) << "; reports in "
-            << out.string() << " (report.html, report.md, junit.xml, report.json, results.jsonl)\n";
-  if (!result.complete) {
-    std::cerr << "mtls-harness run: INCOMPLETE: interrupted after "
-              << result.summary.total << " of " << result.planned
-              << " checks; the report is marked incomplete (exit 3)\n";
-    return 3;
+  return conclude("run", mtls::engine::run(o), out);
+}
+
+struct ProbeArgs {
+  std::vector<std::string> targets;
+  std::optional<fs::path> targets_file, ca, ca_path, cert, key, p12;
+  std::string p12_password_env;
+  fs::path p12_password_file, out = "reports/probe";
+  mtls::engine::ProbeOptions options;
+  std::vector<std::string> paths;
+};
+
+int cmd_probe(ProbeArgs a) {
+  mtls::engine::ProbeOptions& p = a.options;
+  p.targets = a.targets;
+  if (a.targets_file)
+    for (const auto& t : mtls::engine::read_target_list(*a.targets_file)) p.targets.push_back(t);
+  if (!a.paths.empty()) p.paths = a.paths;
+  p.trust.ca_file = a.ca;
+  p.trust.ca_path = a.ca_path;
+  p.credential.cert = a.cert;
+  p.credential.key = a.key;
+  p.credential.p12 = a.p12;
+  if (a.p12) {
+    auto pw = read_secret("--p12-password-env", a.p12_password_env, "--p12-password-file",
+                          a.p12_password_file);
+    if (!pw)
+      throw mtls::InputError("--p12 needs --p12-password-env VAR or --p12-password-file FILE");
+    p.credential.p12_password = *pw;
   }
-  return mtls::report::exit_code(result.summary);
+  mtls::engine::RunOptions o;
+  o.out = a.out;
+  o.jobs = 4;
+  o.harness_executable = mtls::self_executable();
+  o.progress = &std::cerr;
+  o.progress_is_terminal = ::isatty(STDERR_FILENO) == 1;
+  if (p.dry_run) {
+    mtls::engine::probe(o, p, std::cout);
+    return 0;
+  }
+  const mtls::InterruptWatch interrupt("mtls-harness probe");
+  o.stop = &interrupt.stop();
+  return conclude("probe", mtls::engine::probe(o, p, std::cout), a.out);
 }
 
 int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::path>& benches) {
@@ -694,6 +742,47 @@ int main(int argc, char** argv) {
   run->add_flag("--list", list_only,
                 "Print the checks the scenarios expand to (JSON Lines); run nothing");
 
+  // probe
+  auto* probe = app.add_subcommand(
+      "probe",
+      "Probe YOUR beacons (before and after enabling mTLS): each target with your distributed\n"
+      "client certificate (the positive control) and with credentials no beacon may accept\n"
+      "(none, self-signed, another CA's), through the front door and every side door it can\n"
+      "reach (plain HTTP, SNI/Host mismatch, cross-listener resumption, renegotiation, TLS\n"
+      "1.0/1.1). Safe by default: GETs of a few paths only; rate-limited. Same reports as 'run'.");
+  ProbeArgs pargs;
+  probe->add_option("--target", pargs.targets,
+                    "Beacon base URL (https://host[:port]); repeat for a failover list");
+  probe->add_option("--targets", pargs.targets_file,
+                    "File with the agents' beacon list: one https URL per line (# comments)");
+  probe->add_option("--ca", pargs.ca, "CA file the devices trust for beacons");
+  probe->add_option("--ca-path", pargs.ca_path, "Or: a hashed CA folder");
+  probe->add_option("--cert", pargs.cert, "The distributed client certificate, PEM");
+  probe->add_option("--key", pargs.key, "Its private key, PEM (unencrypted)");
+  probe->add_option("--p12", pargs.p12, "Or: the distributed credential as PKCS#12");
+  probe->add_option("--p12-password-env", pargs.p12_password_env,
+                    "Env var holding the PKCS#12 password (never on the command line)");
+  probe->add_option("--p12-password-file", pargs.p12_password_file,
+                    "File holding the PKCS#12 password");
+  probe->add_option("--path", pargs.paths,
+                    "Path to GET (repeat; default /ManageSoftDL/). Only GETs unless --allow-writes");
+  probe->add_flag("--allow-writes", pargs.options.allow_writes,
+                  "Also PUT one tiny file marked as a test (with the valid credential and the\n"
+                  "negative checks) at --upload-path");
+  probe->add_option("--upload-path", pargs.options.upload_path,
+                    "Where --allow-writes uploads (default /ManageSoftRL/mtls-harness-probe-test.log)");
+  probe->add_option("--open-name", pargs.options.open_server_name,
+                    "A TLS name your beacons' port serves WITHOUT client auth (SNI/Host and\n"
+                    "resumption side doors); without it those checks are SKIPPED");
+  probe->add_option("--resume-from", pargs.options.resume_from,
+                    "An https listener without client auth whose sessions might resume at the\n"
+                    "targets; without it (and --open-name) the resumption check is SKIPPED");
+  probe->add_option("--plain-http-port", pargs.options.plain_http_port,
+                    "Port where each target's cleartext side door is tried (default 80)");
+  probe->add_option("--rate", pargs.options.rate, "Requests started per second, at most (default 5)");
+  probe->add_flag("--dry-run", pargs.options.dry_run, "Print the plan; send nothing");
+  probe->add_option("--out", pargs.out, "Report folder (default reports/probe)");
+
   // bench
   auto* bench = app.add_subcommand(
       "bench",
@@ -787,6 +876,10 @@ int main(int argc, char** argv) {
     if (*run) {
       mtls::agent::CurlGlobal curl;
       return cmd_run(scenarios, out, jobs, list_only, run_pki);
+    }
+    if (*probe) {
+      mtls::agent::CurlGlobal curl;
+      return cmd_probe(pargs);
     }
   } catch (const mtls::InputError& e) {
     std::cerr << "mtls-harness: error: " << e.what() << "\n";

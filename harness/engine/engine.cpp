@@ -25,6 +25,7 @@
 #include "core/timefmt.hpp"
 #include "engine/beacon_process.hpp"
 #include "engine/entry_paths.hpp"
+#include "engine/prepared.hpp"
 #include "engine/scenario.hpp"
 #include "engine/verdict.hpp"
 #include "pki/manifest.hpp"
@@ -160,16 +161,10 @@ std::string remediation(const std::string& severity, const std::string& kind,
   return "require a valid client certificate on " + beacon;
 }
 
-// Prepared, validated inputs of a run.
-struct Prepared {
-  std::vector<Scenario> scenarios;
-  agent::Catalogue catalogue;
-  std::map<std::string, std::string> digests;
-  EntryPaths entry_paths;
-};
+}  // namespace
 
 Prepared prepare(const RunOptions& o) {
-  Prepared p{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default()};
+  Prepared p{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, {}};
   for (const auto& f : find_scenarios(o.scenarios))
     p.scenarios.push_back(load_scenario(f, p.catalogue.ids()));
   const beacon::ContentStore content(fixtures_dir() / "content");
@@ -185,10 +180,12 @@ Prepared prepare(const RunOptions& o) {
   return p;
 }
 
+namespace {
+
 // Expands one scenario into checks (beacons by name; their URLs are known once they run).
-std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
-                          const agent::Catalogue& catalogue,
-                          const std::map<std::string, std::string>& digests) {
+std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prepared& prep) {
+  const agent::Catalogue& catalogue = prep.catalogue;
+  const std::map<std::string, std::string>& digests = prep.digests;
   std::vector<std::string> creds = sc.credentials;
   if (sc.all_credentials) {
     creds = {sc.control_credential};
@@ -235,7 +232,11 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m,
     ch.record.expected =
         path == "https" ? cred.expected.at(sc.policy_key()) : Expectation::kRejected;
     ch.options.trust.ca_file = m.server_ca;
-    ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
+    if (prep.trust) ch.options.trust = *prep.trust;
+    if (auto it = prep.credentials.find(cname); it != prep.credentials.end())
+      ch.options.credential = it->second;  // the user's own credential (probe)
+    else
+      ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
     ch.options.known_digests = digests;
     ch.options.entry.path = path;
     if (const auto& sel = catalogue.get("select-beacon").requests; !sel.empty())
@@ -334,14 +335,14 @@ void aim(Check& ch, const Doors& d) {
   if (path == "sni-host-mismatch") {
     if (d.open_name.empty())
       ch.skip = "no TLS name served without client authentication is known for this beacon "
-                "(give open_server_name)";
+                "(scenario: open_server_name; probe: --open-name)";
     ch.options.entry.sni_name = d.open_name;
   }
   if (path == "resumption-cross-listener") {
     if (d.resume_from.empty() && d.open_name.empty())
       ch.skip = "no listener or TLS name without client authentication is known for this "
-                "beacon, so no session can be obtained elsewhere (give resume_from or "
-                "open_server_name)";
+                "beacon, so no session can be obtained elsewhere (scenario: resume_from or "
+                "open_server_name; probe: --resume-from or --open-name)";
     ch.options.entry.resume_from = d.resume_from;
     ch.options.entry.sni_name = d.resume_from.empty() ? d.open_name : "";
   }
@@ -351,7 +352,10 @@ void aim(Check& ch, const Doors& d) {
 }  // namespace
 
 json plan(const RunOptions& o) {
-  const Prepared p = prepare(o);
+  return plan_prepared(o, prepare(o));
+}
+
+json plan_prepared(const RunOptions& o, const Prepared& p) {
   char tmpl[] = "/tmp/mtls-plan-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw HarnessError("mkdtemp failed");
   const fs::path tmp = tmpl;
@@ -360,7 +364,11 @@ json plan(const RunOptions& o) {
     if (!o.pki) pki::init({.out = tmp / "pki", .key_type = pki::KeyType::kEcdsaP256});
     const pki::Manifest m = pki::load_manifest(o.pki ? *o.pki : tmp / "pki");
     for (const auto& sc : p.scenarios)
-      for (const auto& ch : expand(sc, m, p.catalogue, p.digests))
+      for (auto& ch : expand(sc, m, p)) {
+        // External beacons' doors are known without starting anything: say what will be skipped.
+        for (const auto& b : sc.beacons)
+          if (!ch.boundary && b.url && b.name == ch.beacon_names.front())
+            aim(ch, doors_of(b, *b.url, nullptr));
         out.push_back({{"check_id", ch.record.check_id},
                        {"scenario", sc.id},
                        {"file", sc.file.string()},
@@ -370,6 +378,7 @@ json plan(const RunOptions& o) {
                        {"entry_path", ch.record.entry_path},
                        {"expected", std::string(to_string(*ch.record.expected))},
                        {"skipped", ch.skip ? json(*ch.skip) : json(nullptr)}});
+      }
   } catch (...) {
     fs::remove_all(tmp);
     throw;
@@ -381,7 +390,10 @@ json plan(const RunOptions& o) {
 RunResult run(const RunOptions& o) {
   if (o.jobs == 0 || o.jobs > 256)
     throw InputError("--jobs " + std::to_string(o.jobs) + ": must be 1..256");
-  const Prepared prep = prepare(o);  // every scenario validated before anything starts
+  return run_prepared(o, prepare(o));  // every scenario validated before anything starts
+}
+
+RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   std::error_code ec;
   const bool out_existed = fs::exists(o.out, ec);
   fs::create_directories(o.out, ec);
@@ -401,7 +413,7 @@ RunResult run(const RunOptions& o) {
   std::vector<std::vector<Check>> plans;
   try {
     for (const auto& sc : prep.scenarios)
-      plans.push_back(expand(sc, manifest, prep.catalogue, prep.digests));
+      plans.push_back(expand(sc, manifest, prep));
   } catch (const InputError&) {
     if (!out_existed)
       fs::remove_all(o.out, ec);
@@ -434,6 +446,7 @@ RunResult run(const RunOptions& o) {
   for (const auto& plan : plans) total += plan.size();
   Progress progress(o.progress, o.progress_is_terminal, total);
   auto stopped = [&] { return o.stop != nullptr && o.stop->load(); };
+  auto next_start = std::chrono::steady_clock::now();  // pacing (a probe's rate) across phases
   const agent::Operation& select = prep.catalogue.get("select-beacon");
 
   for (std::size_t si = 0; si < prep.scenarios.size() && !stopped(); ++si) {
@@ -536,10 +549,11 @@ RunResult run(const RunOptions& o) {
       agent::drive(
           devices, o.jobs,
           [&](std::size_t k) { finish(indices[k], devices[k]->results().front()); },
-          {.min_interval = o.pace, .stop = o.stop});
+          {.min_interval = o.pace, .stop = o.stop, .next_start = &next_start});
       for (std::size_t i : by_hand) {
         if (stopped()) break;
-        if (o.pace.count() > 0) std::this_thread::sleep_for(o.pace);  // a probe's rate limit
+        std::this_thread::sleep_until(next_start);  // a probe's rate limit
+        next_start = std::chrono::steady_clock::now() + o.pace;
         const Check& ch = plan[i];
         finish(i, ch.client == Client::kBotan
                       ? agent::run_botan_client(*ch.op, ch.beacons.front().url, ch.options)

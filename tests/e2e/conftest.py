@@ -10,6 +10,7 @@ import os
 import pathlib
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
 
@@ -328,6 +329,36 @@ def reference_servers(tmp_path, pki, manifest, diag):
         workdir = tmp_path / f"{kind}-{len(started)}"
         server = (start_nginx(workdir, pki, manifest, *args, **kwargs) if kind == "nginx"
                   else start_s_server(workdir, pki, manifest, *args))
+        started.append(server)
+        diag.add(server.diagnostics)
+        return server
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def nginx(tmp_path, pki, manifest, diag):
+    """Factory: nginx(name, servers(ports, tls, root, uploads), sockets) serving a copy of the
+    beacon content with our PKI (tls: the certificate, client CA, CRL lines); uploads are WebDAV
+    PUTs under /ManageSoftRL/. Stopped after the test."""
+    started = []
+
+    def start(name, servers, sockets=1):
+        workdir = tmp_path / name
+        root = workdir / "www"
+        shutil.copytree(HOME / "fixtures" / "content" / "ManageSoftDL", root / "ManageSoftDL")
+        (root / "ManageSoftDL" / "Policies" / "device-0001.npl").write_bytes(
+            (root / "ManageSoftDL" / "Policies" / "default.npl").read_bytes())
+        (root / "ManageSoftDL" / "index.html").write_text("beacon\n")
+        (root / "ManageSoftRL").mkdir()
+        beacon = manifest["beacons"]["beacon-a"]
+        tls = (f"ssl_certificate {pki / beacon['cert']}; ssl_certificate_key {pki / beacon['key']};\n"
+               f"    ssl_client_certificate {pki / manifest['trust']['client_ca_roots']};\n"
+               f"    ssl_crl {pki / manifest['trust']['client_crls']}; ssl_verify_depth 3;")
+        uploads = "location /ManageSoftRL/ { dav_methods PUT; create_full_put_path on; }"
+        server = launch_nginx(workdir, lambda ports: servers(ports, tls, root, uploads), sockets)
         started.append(server)
         diag.add(server.diagnostics)
         return server

@@ -4,44 +4,15 @@ deployments have. `mtls-harness run --pki` must pass the correct ones with no fi
 exactly the EXPOSURE each bad one has (nothing more). Every nginx is started with sockets the test
 bound itself (port 0) and stopped after the test; its config and logs are printed on failure."""
 import json
-import shutil
 
 import pytest
 
-from conftest import launch_nginx
 from helpers import HOME
 
 ALL_PATHS = "[https, plain-http, sni-host-mismatch, resumption-cross-listener, renegotiation, tls-downgrade]"
 OPEN_NAME = "open.beacon-a.mtls-harness.test"
 CREDS = ["valid", "valid-p12", "none", "expired", "untrusted-ca", "wrong-key"]
 OPS = ["select-beacon", "download-policy", "download-schedule", "upload-inventory"]
-
-
-@pytest.fixture
-def nginx(tmp_path, pki, manifest, diag):
-    started = []
-
-    def start(name, servers, sockets=1):
-        workdir = tmp_path / name
-        root = workdir / "www"
-        shutil.copytree(HOME / "fixtures" / "content" / "ManageSoftDL", root / "ManageSoftDL")
-        (root / "ManageSoftDL" / "Policies" / "device-0001.npl").write_bytes(
-            (root / "ManageSoftDL" / "Policies" / "default.npl").read_bytes())
-        (root / "ManageSoftDL" / "index.html").write_text("beacon\n")
-        (root / "ManageSoftRL").mkdir()
-        beacon = manifest["beacons"]["beacon-a"]
-        tls = (f"ssl_certificate {pki / beacon['cert']}; ssl_certificate_key {pki / beacon['key']};\n"
-               f"    ssl_client_certificate {pki / manifest['trust']['client_ca_roots']};\n"
-               f"    ssl_crl {pki / manifest['trust']['client_crls']}; ssl_verify_depth 3;")
-        uploads = "location /ManageSoftRL/ { dav_methods PUT; create_full_put_path on; }"
-        server = launch_nginx(workdir, lambda ports: servers(ports, tls, root, uploads), sockets)
-        started.append(server)
-        diag.add(server.diagnostics)
-        return server
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 def run_scenario(harness, tmp_path, pki, name, beacon_yaml):

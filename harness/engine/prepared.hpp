@@ -1,0 +1,36 @@
+// prepared.hpp: the validated inputs of a run (scenarios, operation catalogue, content digests,
+// entry paths) and the hooks `probe` uses to run the engine on scenarios it builds itself with
+// the user's own credential and trust. Internal to the engine library.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/agent.hpp"
+#include "agent/catalogue.hpp"
+#include "engine/engine.hpp"
+#include "engine/entry_paths.hpp"
+#include "engine/scenario.hpp"
+
+namespace mtls::engine {
+
+struct Prepared {
+  std::vector<Scenario> scenarios;
+  agent::Catalogue catalogue;
+  std::map<std::string, std::string> digests;  // catalogue content -> SHA-256 (our beacons)
+  EntryPaths entry_paths;
+  // Credentials presented as given instead of from the PKI manifest (the name stays the manifest's
+  // for its expectation), and the trust used for every beacon instead of the test server CA.
+  std::map<std::string, agent::ClientCredential> credentials;
+  std::optional<agent::TrustSettings> trust;
+};
+
+// Loads and validates the scenario files of `o` (throws InputError).
+Prepared prepare(const RunOptions& o);
+RunResult run_prepared(const RunOptions& o, const Prepared& p);
+nlohmann::json plan_prepared(const RunOptions& o, const Prepared& p);
+
+}  // namespace mtls::engine

@@ -1,0 +1,209 @@
+// probe.cpp: see probe.hpp.
+#include "engine/probe.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <ostream>
+#include <set>
+
+#include "agent/url.hpp"
+#include "core/files.hpp"
+#include "core/timefmt.hpp"
+#include "engine/prepared.hpp"
+
+namespace mtls::engine {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kNegatives = {"none", "self-signed", "untrusted-ca"};
+
+std::string slug(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_';
+    if (keep)
+      out += c;
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "root" : out;
+}
+
+std::string scenario_yaml(const Scenario& sc, const ProbeOptions& p) {
+  YAML::Emitter y;
+  y << YAML::Comment("what `mtls-harness probe` ran (generated; the credential files are not named)");
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << sc.name;
+  y << YAML::Key << "beacons" << YAML::Value << YAML::BeginSeq;
+  for (const auto& b : sc.beacons) {
+    y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"
+      << YAML::Value << *b.url;
+    if (b.open_server_name) y << YAML::Key << "open_server_name" << YAML::Value << *b.open_server_name;
+    if (b.resume_from) y << YAML::Key << "resume_from" << YAML::Value << *b.resume_from;
+    if (b.plain_http_url) y << YAML::Key << "plain_http_url" << YAML::Value << *b.plain_http_url;
+    y << YAML::EndMap;
+  }
+  y << YAML::EndSeq;
+  y << YAML::Key << "credentials" << YAML::Value << YAML::Flow << sc.credentials;
+  y << YAML::Key << "operations" << YAML::Value << YAML::Flow << sc.operations;
+  y << YAML::Key << "paths" << YAML::Value << YAML::Flow << p.paths;
+  y << YAML::Key << "allow_writes" << YAML::Value << p.allow_writes;
+  y << YAML::Key << "entry_paths" << YAML::Value << YAML::Flow << sc.entry_paths;
+  y << YAML::Key << "rate_per_second" << YAML::Value << p.rate;
+  y << YAML::EndMap;
+  return std::string(y.c_str()) + "\n";
+}
+
+}  // namespace
+
+std::vector<std::string> read_target_list(const fs::path& file) {
+  std::vector<std::string> out;
+  std::istringstream in(read_file(file));
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    line.erase(0, line.find_first_not_of(" \t\r"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (line.empty() || line.starts_with("#")) continue;
+    const auto u = agent::parse_url(line);
+    if (!u || u->scheme != "https")
+      throw InputError(file.string() + ":" + std::to_string(n) + ": '" + line +
+                       "' is not an https:// beacon URL");
+    out.push_back(line);
+  }
+  if (out.empty()) throw InputError(file.string() + ": no beacon URL in this list");
+  return out;
+}
+
+RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_out) {
+  if (p.targets.empty())
+    throw InputError("probe: give the beacons to probe (--target URL, or --targets FILE)");
+  std::set<std::string> names;
+  for (const auto& t : p.targets) {
+    const auto u = agent::parse_url(t);
+    if (!u || u->scheme != "https")
+      throw InputError("--target " + t +
+                       ": not an https:// URL (plain HTTP is tried as a side door of each "
+                       "https target)");
+    if (!names.insert(u->authority()).second)
+      throw InputError("--target " + t + ": " + u->authority() + " is listed twice");
+  }
+  if (!(p.rate > 0.0 && p.rate <= 100.0))
+    throw InputError("--rate " + std::to_string(p.rate) + ": must be above 0 and at most 100 per second");
+  for (const auto& path : p.paths)
+    if (!path.starts_with("/") || path.find_first_of(" \t\r\n") != std::string::npos)
+      throw InputError("--path " + path + ": must be a URL path starting with '/'");
+  if (p.allow_writes &&
+      (!p.upload_path.starts_with("/") || p.upload_path.find_first_of(" \t\r\n") != std::string::npos))
+    throw InputError("--upload-path " + p.upload_path + ": must be a URL path starting with '/'");
+  if (p.plain_http_port < 1 || p.plain_http_port > 65535)
+    throw InputError("--plain-http-port " + std::to_string(p.plain_http_port) + ": must be 1..65535");
+  if (!p.resume_from.empty()) {
+    const auto u = agent::parse_url(p.resume_from);
+    if (!u || u->scheme != "https")
+      throw InputError("--resume-from " + p.resume_from + ": not an https:// URL");
+  }
+  agent::AgentOptions check;
+  check.trust = p.trust;
+  check.credential = p.credential;
+  std::vector<agent::BeaconChoice> choices;
+  for (const auto& t : p.targets) choices.push_back({t, 1});
+  agent::validate(check, choices);  // CA, credential files: one-line errors naming them
+  if (!p.credential.cert && !p.credential.p12)
+    throw InputError("probe: give the distributed client credential (--cert/--key or --p12): it is "
+                     "the positive control every refusal is judged against");
+
+  Prepared prep{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, p.trust};
+  Scenario sc;
+  sc.name = "probe";
+  sc.id = "probe/" + std::to_string(p.targets.size()) + "-beacons";
+  sc.control_credential = "valid";
+  sc.credentials = {"valid"};
+  sc.credentials.insert(sc.credentials.end(), kNegatives.begin(), kNegatives.end());
+  sc.entry_paths = agent::entry_path_names();
+  sc.side_door_credentials = {"none"};
+  std::vector<std::string> gets;
+  for (const auto& path : p.paths) {
+    std::string id = "get-" + slug(path);
+    while (std::find(gets.begin(), gets.end(), id) != gets.end()) id += "-";
+    prep.catalogue.add({.id = id,
+                        .description = "GET " + path,
+                        .requests = {{.method = "GET", .path_template = path, .format = "any"}}});
+    gets.push_back(id);
+  }
+  sc.operations = gets;
+  if (p.allow_writes) {
+    prep.catalogue.add(
+        {.id = "upload-test",
+         .description = "PUT a tiny test file at " + p.upload_path,
+         .requests = {{.method = "PUT",
+                       .path_template = p.upload_path,
+                       .payload = "mtls-harness probe: a test upload, safe to delete (" +
+                                  format_utc(std::chrono::system_clock::now()) + ")\n"}}});
+    sc.operations.push_back("upload-test");
+  }
+  for (const auto& t : p.targets) {
+    BeaconSpec b;
+    b.name = agent::parse_url(t)->authority();
+    b.url = t;
+    if (!p.open_server_name.empty()) b.open_server_name = p.open_server_name;
+    if (!p.resume_from.empty()) b.resume_from = p.resume_from;
+    b.plain_http_url =
+        "http://" + agent::Url{"http", agent::parse_url(t)->host, p.plain_http_port, ""}.authority();
+    sc.beacons.push_back(std::move(b));
+  }
+  if (p.targets.size() > 1) {
+    BoundarySpec bnd;
+    for (const auto& b : sc.beacons) bnd.failover.push_back(b.name);
+    bnd.operations = gets;
+    bnd.credentials = {"none"};
+    sc.boundary = std::move(bnd);
+  }
+  agent::ClientCredential valid = p.credential;
+  valid.name = "valid";
+  agent::preload(valid);
+  prep.credentials["valid"] = valid;
+
+  RunOptions ro = o;
+  ro.pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
+  if (p.dry_run) {
+    sc.file = "(probe)";
+    prep.scenarios.push_back(sc);
+    const auto plan = plan_prepared(ro, prep);
+    std::size_t run = 0;
+    for (const auto& c : plan) run += c["skipped"].is_null();
+    plan_out << "probe plan (dry run: nothing is sent): " << p.targets.size() << " beacon(s), "
+             << sc.operations.size() << " operation(s), " << plan.size() << " checks ("
+             << plan.size() - run << " skipped), about " << run << " request(s) at most "
+             << p.rate << "/s (about " << static_cast<long>(std::ceil(run / p.rate)) << " s)"
+             << (p.allow_writes ? "; uploads ALLOWED: " + p.upload_path
+                                : "; GET only (no upload without --allow-writes)")
+             << "\n";
+    for (const auto& t : p.targets) {
+      const auto u = agent::parse_url(t);
+      plan_out << "  beacon " << u->authority() << ": front door " << t
+               << ", plain-http http://" << agent::Url{"http", u->host, p.plain_http_port, ""}.authority()
+               << ", open TLS name "
+               << (p.open_server_name.empty() ? "(none given: --open-name)" : p.open_server_name)
+               << ", resume from "
+               << (p.resume_from.empty() ? "(none given: --resume-from)" : p.resume_from) << "\n";
+    }
+    for (const auto& c : plan)
+      plan_out << "  " << c["check_id"].get<std::string>() << "  expect "
+               << c["expected"].get<std::string>()
+               << (c["skipped"].is_null() ? "" : "  SKIPPED: " + c["skipped"].get<std::string>())
+               << "\n";
+    return {};
+  }
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  if (ec) throw InputError("--out " + o.out.string() + ": cannot create (" + ec.message() + ")");
+  sc.file = o.out / "probe-scenario.yaml";
+  write_file_atomic(sc.file, scenario_yaml(sc, p));
+  prep.scenarios.push_back(std::move(sc));
+  return run_prepared(ro, prep);
+}
+
+}  // namespace mtls::engine
