@@ -7,9 +7,9 @@
 #include <botan/auto_rng.h>
 #include <botan/certstor.h>
 #include <botan/credentials_manager.h>
+#include <botan/pkix_types.h>
 #include <botan/tls_client.h>
 #include <botan/tls_exceptn.h>
-#include <botan/pkix_types.h>
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -33,8 +33,7 @@ class Credentials : public Botan::Credentials_Manager {
     return {&trusted};
   }
   std::vector<Botan::X509_Certificate> cert_chain(const std::vector<std::string>&,
-                                                  const std::string&,
-                                                  const std::string&) override {
+                                                  const std::string&, const std::string&) override {
     return chain;  // whatever the request allows: the beacon is the one to judge
   }
   Botan::Private_Key* private_key_for(const Botan::X509_Certificate&, const std::string&,
@@ -100,7 +99,8 @@ class BotanConnection : public RawConnection, public Botan::TLS::Callbacks {
   Read receive(std::string& out) override {
     while (in_.empty()) {
       if (client_->is_closed() || peer_closed_) return Read::kClosed;
-      if (!pump()) return timed_out_ ? Read::kTimeout : (peer_closed_ ? Read::kClosed : Read::kError);
+      if (!pump())
+        return timed_out_ ? Read::kTimeout : (peer_closed_ ? Read::kClosed : Read::kError);
     }
     out += in_;
     in_.clear();
@@ -266,11 +266,12 @@ ResultRecord run_botan_client(const Operation& op, const std::string& beacon_url
       conn.close();
     }
     if (const long port = conn.local_port(); port > 0) r.evidence.local_port = port;
-    steps.push_back({{"method", spec.method},
-                     {"path", path},
-                     {"outcome", std::string(to_string(r.classification.outcome))},
-                     {"http_status", r.evidence.http_status ? nlohmann::json(*r.evidence.http_status)
-                                                            : nlohmann::json(nullptr)}});
+    steps.push_back(
+        {{"method", spec.method},
+         {"path", path},
+         {"outcome", std::string(to_string(r.classification.outcome))},
+         {"http_status", r.evidence.http_status ? nlohmann::json(*r.evidence.http_status)
+                                                : nlohmann::json(nullptr)}});
     last = std::move(r);
     if (last.classification.outcome != Outcome::kAccepted) break;
   }

@@ -49,7 +49,8 @@ class OsslConnection : public RawConnection {
   };
 
   OsslConnection(const Settings& s, Transfer::Observation& obs)
-      : obs_(obs), deadline_(Clock::now() + std::min<Clock::duration>(s.options->total_timeout, kRawMaxWait)) {
+      : obs_(obs),
+        deadline_(Clock::now() + std::min<Clock::duration>(s.options->total_timeout, kRawMaxWait)) {
     ctx_.reset(SSL_CTX_new(TLS_client_method()));
     if (!ctx_) throw HarnessError("SSL_CTX_new failed");
     SSL_CTX* ctx = ctx_.get();
@@ -76,7 +77,8 @@ class OsslConnection : public RawConnection {
   // TCP + TLS handshake; on failure `failure` holds the curl-like code and why.
   bool open(RequestResult& failure) {
     if (!credential_ok_) {
-      failure = failed_connection(CURLE_SSL_CERTPROBLEM, "the client credential cannot be loaded", obs_);
+      failure =
+          failed_connection(CURLE_SSL_CERTPROBLEM, "the client credential cannot be loaded", obs_);
       return false;
     }
     connect_tcp(tcp_, url_, deadline_);
@@ -144,7 +146,7 @@ class OsslConnection : public RawConnection {
     const int err = SSL_get_error(ssl_.get(), n);
     ERR_clear_error();
     return err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && n == 0) ? Read::kClosed
-                                                                                 : Read::kError;
+                                                                                : Read::kError;
   }
 
   bool resumed() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
@@ -189,9 +191,12 @@ class OsslConnection : public RawConnection {
       if (r > 0) return r;
       const int err = SSL_get_error(ssl_.get(), r);
       short events = 0;
-      if (err == SSL_ERROR_WANT_READ) events = POLLIN;
-      else if (err == SSL_ERROR_WANT_WRITE) events = POLLOUT;
-      else return r;
+      if (err == SSL_ERROR_WANT_READ)
+        events = POLLIN;
+      else if (err == SSL_ERROR_WANT_WRITE)
+        events = POLLOUT;
+      else
+        return r;
       pollfd p{tcp_.fd, events, 0};
       const int ms = remaining_ms(deadline_);
       if (ms <= 0 || ::poll(&p, 1, ms) <= 0) return -2;
@@ -297,11 +302,9 @@ ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
         r.classification = {Outcome::kProtocolError, r.evidence.curl_error};
       } else {
         // 2. Present it where a certificate is required.
-        OsslConnection conn({.url = &*target,
-                             .sni = sni_for(*target),
-                             .options = &o,
-                             .resume = session.get()},
-                            obs);
+        OsslConnection conn(
+            {.url = &*target, .sni = sni_for(*target), .options = &o, .resume = session.get()},
+            obs);
         const bool opened = conn.open(r);
         local_port = conn.local_port();
         if (opened) {
@@ -326,15 +329,14 @@ ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
       local_port = conn.local_port();
       if (opened) {
         const RequestSpec warm{.method = "GET", .path_template = o.entry.warmup_path};
-        const RequestResult w =
-            exchange(conn, obs, warm,
-                     http_request(warm, o.entry.warmup_path, target->authority(), "", true),
-                     std::nullopt, "");
-        detail = {{"warmup_path", o.entry.warmup_path},
-                  {"warmup_http_status", w.evidence.http_status
-                                             ? nlohmann::json(*w.evidence.http_status)
-                                             : nlohmann::json(nullptr)},
-                  {"renegotiation_refused_by_client", true}};
+        const RequestResult w = exchange(
+            conn, obs, warm, http_request(warm, o.entry.warmup_path, target->authority(), "", true),
+            std::nullopt, "");
+        detail = {
+            {"warmup_path", o.entry.warmup_path},
+            {"warmup_http_status", w.evidence.http_status ? nlohmann::json(*w.evidence.http_status)
+                                                          : nlohmann::json(nullptr)},
+            {"renegotiation_refused_by_client", true}};
         if (w.evidence.http_status) {
           r = exchange(conn, obs, spec, http_request(spec, path, target->authority(), body, false),
                        expected_digest(spec, o), body);

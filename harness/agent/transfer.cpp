@@ -102,8 +102,8 @@ void verify_payload(const RequestSpec& spec, const std::optional<std::string>& e
 
 bool use_credential(void* ssl_ctx, const LoadedCredential& cred) {
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  bool ok = cred.leaf != nullptr && cred.key != nullptr &&
-            SSL_CTX_use_certificate(ctx, cred.leaf) == 1;
+  bool ok =
+      cred.leaf != nullptr && cred.key != nullptr && SSL_CTX_use_certificate(ctx, cred.leaf) == 1;
   for (X509* extra : cred.chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, extra) == 1;
   ok = ok && SSL_CTX_use_PrivateKey(ctx, cred.key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
   if (!ok) ERR_clear_error();
@@ -206,14 +206,16 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
       open.host = o.entry.sni_name;
       url_ = "https://" + open.authority() + u->path;
       curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-      connect_to_ = curl_slist_append(connect_to_, (open.authority() + ":" + u->authority()).c_str());
+      connect_to_ =
+          curl_slist_append(connect_to_, (open.authority() + ":" + u->authority()).c_str());
       curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to_);
       headers_ = curl_slist_append(headers_, ("Host: " + u->authority()).c_str());
     }
   }
   if (o.entry.path == "tls-downgrade") {  // offer only TLS 1.0/1.1 (OpenSSL needs level 0)
     curl_easy_setopt(c, CURLOPT_SSLVERSION,
-                     static_cast<long>(CURL_SSLVERSION_TLSv1_0) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_1));
+                     static_cast<long>(CURL_SSLVERSION_TLSv1_0) |
+                         static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_1));
     curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
   }
   if (headers_ != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);

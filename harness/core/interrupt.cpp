@@ -29,7 +29,8 @@ InterruptWatch::InterruptWatch(const char* what) {
       if (sig <= 0) continue;
       if (stop_.exchange(true)) _exit(130);  // the second one: quit now
       signal_ = sig;
-      const std::string msg = std::string("\n") + what + ": " + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+      const std::string msg = std::string("\n") + what + ": " +
+                              (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                               ": finishing the checks in flight, then writing a partial report "
                               "marked incomplete (again to quit at once)\n";
       [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg.data(), msg.size());

@@ -14,10 +14,10 @@
 
 #include "agent/agent.hpp"
 #include "agent/botan_client.hpp"
-#include "agent/side_door.hpp"
-#include "agent/url.hpp"
 #include "agent/device.hpp"
 #include "agent/fleet.hpp"
+#include "agent/side_door.hpp"
+#include "agent/url.hpp"
 #include "beacon/content.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
@@ -322,7 +322,8 @@ Doors doors_of(const BeaconSpec& b, const std::string& url, const BeaconProcess*
     // No plain listener: speak cleartext HTTP to the TLS port itself.
     if (d.plain_url.empty() && u) d.plain_url = "http://" + u->authority();
   } else if (d.plain_url.empty() && u) {
-    d.plain_url = "http://" + (u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host);
+    d.plain_url =
+        "http://" + (u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host);
   }
   return d;
 }
@@ -334,15 +335,17 @@ void aim(Check& ch, const Doors& d) {
   if (path == "plain-http") url = d.plain_url;
   if (path == "sni-host-mismatch") {
     if (d.open_name.empty())
-      ch.skip = "no TLS name served without client authentication is known for this beacon "
-                "(scenario: open_server_name; probe: --open-name)";
+      ch.skip =
+          "no TLS name served without client authentication is known for this beacon "
+          "(scenario: open_server_name; probe: --open-name)";
     ch.options.entry.sni_name = d.open_name;
   }
   if (path == "resumption-cross-listener") {
     if (d.resume_from.empty() && d.open_name.empty())
-      ch.skip = "no listener or TLS name without client authentication is known for this "
-                "beacon, so no session can be obtained elsewhere (scenario: resume_from or "
-                "open_server_name; probe: --resume-from or --open-name)";
+      ch.skip =
+          "no listener or TLS name without client authentication is known for this "
+          "beacon, so no session can be obtained elsewhere (scenario: resume_from or "
+          "open_server_name; probe: --resume-from or --open-name)";
     ch.options.entry.resume_from = d.resume_from;
     ch.options.entry.sni_name = d.resume_from.empty() ? d.open_name : "";
   }
@@ -412,8 +415,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   // input, undo what this run wrote.
   std::vector<std::vector<Check>> plans;
   try {
-    for (const auto& sc : prep.scenarios)
-      plans.push_back(expand(sc, manifest, prep));
+    for (const auto& sc : prep.scenarios) plans.push_back(expand(sc, manifest, prep));
   } catch (const InputError&) {
     if (!out_existed)
       fs::remove_all(o.out, ec);
@@ -546,10 +548,9 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
                               .beacons = plan[i].beacons,
                               .options = plan[i].options}));
       }
-      agent::drive(
-          devices, o.jobs,
-          [&](std::size_t k) { finish(indices[k], devices[k]->results().front()); },
-          {.min_interval = o.pace, .stop = o.stop, .next_start = &next_start});
+      agent::drive(devices, o.jobs,
+                   [&](std::size_t k) { finish(indices[k], devices[k]->results().front()); },
+                   {.min_interval = o.pace, .stop = o.stop, .next_start = &next_start});
       for (std::size_t i : by_hand) {
         if (stopped()) break;
         std::this_thread::sleep_until(next_start);  // a probe's rate limit
@@ -658,8 +659,8 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
           std::sort(got.begin(), got.end());
           if (g.finding["severity"] == e.severity && g.finding["kind"] == e.kind &&
               g.finding["beacon"] == e.beacon && g.finding["credential"] == e.credential &&
-              g.finding["entry_path"] == e.entry_path &&
-              got == ops && !g.finding["expected"].get<bool>()) {
+              g.finding["entry_path"] == e.entry_path && got == ops &&
+              !g.finding["expected"].get<bool>()) {
             g.finding["expected"] = true;
             for (auto m : g.members) records[m].expected_finding = true;
             matched = true;

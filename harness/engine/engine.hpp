@@ -28,7 +28,7 @@ struct RunOptions {
   // A test PKI written by `pki init` to use instead of a fresh one: external beacons (a reference
   // nginx, a staging beacon) configured with its server certificate and client CA.
   std::optional<std::filesystem::path> pki;
-  std::chrono::milliseconds pace{0};       // at least this long between two requests started
+  std::chrono::milliseconds pace{0};        // at least this long between two requests started
   const std::atomic<bool>* stop = nullptr;  // raised (Ctrl-C): finish what flies, report partial
 };
 

@@ -54,7 +54,8 @@ const EntryPathInfo& EntryPaths::get(const std::string& name) const {
 std::string EntryPaths::fill(std::string text, const std::string& beacon, const std::string& name) {
   for (const auto& [key, value] : {std::pair<std::string, std::string>{"{beacon}", beacon},
                                    std::pair<std::string, std::string>{"{name}", name}})
-    for (auto pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
+    for (auto pos = text.find(key); pos != std::string::npos;
+         pos = text.find(key, pos + value.size()))
       text.replace(pos, key.size(), value);
   return text;
 }

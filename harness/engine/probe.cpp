@@ -34,13 +34,15 @@ std::string slug(const std::string& path) {
 
 std::string scenario_yaml(const Scenario& sc, const ProbeOptions& p) {
   YAML::Emitter y;
-  y << YAML::Comment("what `mtls-harness probe` ran (generated; the credential files are not named)");
+  y << YAML::Comment(
+      "what `mtls-harness probe` ran (generated; the credential files are not named)");
   y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << sc.name;
   y << YAML::Key << "beacons" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : sc.beacons) {
     y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"
       << YAML::Value << *b.url;
-    if (b.open_server_name) y << YAML::Key << "open_server_name" << YAML::Value << *b.open_server_name;
+    if (b.open_server_name)
+      y << YAML::Key << "open_server_name" << YAML::Value << *b.open_server_name;
     if (b.resume_from) y << YAML::Key << "resume_from" << YAML::Value << *b.resume_from;
     if (b.plain_http_url) y << YAML::Key << "plain_http_url" << YAML::Value << *b.plain_http_url;
     y << YAML::EndMap;
@@ -91,15 +93,17 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
       throw InputError("--target " + t + ": " + u->authority() + " is listed twice");
   }
   if (!(p.rate > 0.0 && p.rate <= 100.0))
-    throw InputError("--rate " + std::to_string(p.rate) + ": must be above 0 and at most 100 per second");
+    throw InputError("--rate " + std::to_string(p.rate) +
+                     ": must be above 0 and at most 100 per second");
   for (const auto& path : p.paths)
     if (!path.starts_with("/") || path.find_first_of(" \t\r\n") != std::string::npos)
       throw InputError("--path " + path + ": must be a URL path starting with '/'");
-  if (p.allow_writes &&
-      (!p.upload_path.starts_with("/") || p.upload_path.find_first_of(" \t\r\n") != std::string::npos))
+  if (p.allow_writes && (!p.upload_path.starts_with("/") ||
+                         p.upload_path.find_first_of(" \t\r\n") != std::string::npos))
     throw InputError("--upload-path " + p.upload_path + ": must be a URL path starting with '/'");
   if (p.plain_http_port < 1 || p.plain_http_port > 65535)
-    throw InputError("--plain-http-port " + std::to_string(p.plain_http_port) + ": must be 1..65535");
+    throw InputError("--plain-http-port " + std::to_string(p.plain_http_port) +
+                     ": must be 1..65535");
   if (!p.resume_from.empty()) {
     const auto u = agent::parse_url(p.resume_from);
     if (!u || u->scheme != "https")
@@ -112,8 +116,9 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
   for (const auto& t : p.targets) choices.push_back({t, 1});
   agent::validate(check, choices);  // CA, credential files: one-line errors naming them
   if (!p.credential.cert && !p.credential.p12)
-    throw InputError("probe: give the distributed client credential (--cert/--key or --p12): it is "
-                     "the positive control every refusal is judged against");
+    throw InputError(
+        "probe: give the distributed client credential (--cert/--key or --p12): it is "
+        "the positive control every refusal is judged against");
 
   Prepared prep{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, p.trust};
   Scenario sc;
@@ -151,7 +156,8 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     if (!p.open_server_name.empty()) b.open_server_name = p.open_server_name;
     if (!p.resume_from.empty()) b.resume_from = p.resume_from;
     b.plain_http_url =
-        "http://" + agent::Url{"http", agent::parse_url(t)->host, p.plain_http_port, ""}.authority();
+        "http://" +
+        agent::Url{"http", agent::parse_url(t)->host, p.plain_http_port, ""}.authority();
     sc.beacons.push_back(std::move(b));
   }
   if (p.targets.size() > 1) {
@@ -176,15 +182,15 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     for (const auto& c : plan) run += c["skipped"].is_null();
     plan_out << "probe plan (dry run: nothing is sent): " << p.targets.size() << " beacon(s), "
              << sc.operations.size() << " operation(s), " << plan.size() << " checks ("
-             << plan.size() - run << " skipped), about " << run << " request(s) at most "
-             << p.rate << "/s (about " << static_cast<long>(std::ceil(run / p.rate)) << " s)"
+             << plan.size() - run << " skipped), about " << run << " request(s) at most " << p.rate
+             << "/s (about " << static_cast<long>(std::ceil(run / p.rate)) << " s)"
              << (p.allow_writes ? "; uploads ALLOWED: " + p.upload_path
                                 : "; GET only (no upload without --allow-writes)")
              << "\n";
     for (const auto& t : p.targets) {
       const auto u = agent::parse_url(t);
-      plan_out << "  beacon " << u->authority() << ": front door " << t
-               << ", plain-http http://" << agent::Url{"http", u->host, p.plain_http_port, ""}.authority()
+      plan_out << "  beacon " << u->authority() << ": front door " << t << ", plain-http http://"
+               << agent::Url{"http", u->host, p.plain_http_port, ""}.authority()
                << ", open TLS name "
                << (p.open_server_name.empty() ? "(none given: --open-name)" : p.open_server_name)
                << ", resume from "

@@ -17,8 +17,8 @@
 namespace mtls::engine {
 
 struct ProbeOptions {
-  std::vector<std::string> targets;  // https base URLs, in the agents' failover order
-  agent::TrustSettings trust;        // how devices trust the beacons
+  std::vector<std::string> targets;    // https base URLs, in the agents' failover order
+  agent::TrustSettings trust;          // how devices trust the beacons
   agent::ClientCredential credential;  // the distributed client certificate (PEM or PKCS#12)
   std::vector<std::string> paths = {"/ManageSoftDL/"};  // GET only
   bool allow_writes = false;

@@ -59,8 +59,7 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
   if (!root.IsMap()) throw InputError(file.string() + ": a scenario must be a YAML mapping");
   only_keys(y, root, "",
             {"name", "description", "beacons", "policy", "control_credential", "credentials",
-             "operations", "entry_paths", "side_door_credentials", "boundary",
-             "expect_findings"});
+             "operations", "entry_paths", "side_door_credentials", "boundary", "expect_findings"});
   Scenario s;
   s.file = file;
   s.name = y.str(root, "name", "name", "", true);

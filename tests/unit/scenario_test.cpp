@@ -101,7 +101,20 @@ INSTANTIATE_TEST_SUITE_P(
                 "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\ncredentials: [valid]\n"
                 "operations: [p]\nentry_paths: [https]\n"
                 "expect_findings: [{severity: EXPOSURE, beacon: z, credential: none}]\n",
-                "not a beacon", 7}),
+                "not a beacon", 7},
+        BadCase{"side_doors_without_front_door",
+                "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\n"
+                "credentials: [valid]\noperations: [p]\nentry_paths: [plain-http]\n",
+                "must include https", 6},
+        BadCase{"plain_http_url_not_http",
+                "name: x\nbeacons:\n  - {name: a, url: 'https://x', plain_http_url: 'https://x'}\n",
+                "plain_http_url", 3},
+        BadCase{"finding_through_unlisted_path",
+                "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\ncredentials: [valid]\n"
+                "operations: [p]\nentry_paths: [https]\n"
+                "expect_findings: [{severity: EXPOSURE, beacon: a, credential: none, "
+                "entry_path: renegotiation}]\n",
+                "entry_path", 7}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Scenario, AllOperationsExpandFromTheCatalogue) {
