@@ -629,7 +629,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   std::string in_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request<http::string_body>> deferred_;  // waits for a renegotiation
-  std::string note_;  // for the next request's log record
+  std::string note_;                                          // for the next request's log record
   std::optional<ClientAuth> reneg_target_;
   bool writing_ = false, closing_ = false, finished_ = false, busy_ = false;
   bool handshake_completed_ = false, saw_client_kex_ = false, resumed_ = false;

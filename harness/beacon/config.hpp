@@ -56,7 +56,7 @@ struct ListenerConfig {
   bool trust_resumed_sessions = false;  // misconfiguration: no client-auth check on resumption
   // misconfiguration: a folder's request is served when the client refuses the renegotiation
   bool renegotiation_fail_open = false;
-  bool check_host = true;               // Host must name the SNI name (else 421)
+  bool check_host = true;  // Host must name the SNI name (else 421)
 };
 
 struct BeaconConfig {

@@ -20,9 +20,9 @@
 #include "beacon/config.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
+#include "core/interrupt.hpp"
 #include "core/process.hpp"
 #include "engine/beacon_process.hpp"
-#include "core/interrupt.hpp"
 #include "engine/engine.hpp"
 #include "engine/probe.hpp"
 #include "load/loadgen.hpp"
@@ -764,13 +764,15 @@ int main(int argc, char** argv) {
                     "Env var holding the PKCS#12 password (never on the command line)");
   probe->add_option("--p12-password-file", pargs.p12_password_file,
                     "File holding the PKCS#12 password");
-  probe->add_option("--path", pargs.paths,
-                    "Path to GET (repeat; default /ManageSoftDL/). Only GETs unless --allow-writes");
+  probe->add_option(
+      "--path", pargs.paths,
+      "Path to GET (repeat; default /ManageSoftDL/). Only GETs unless --allow-writes");
   probe->add_flag("--allow-writes", pargs.options.allow_writes,
                   "Also PUT one tiny file marked as a test (with the valid credential and the\n"
                   "negative checks) at --upload-path");
-  probe->add_option("--upload-path", pargs.options.upload_path,
-                    "Where --allow-writes uploads (default /ManageSoftRL/mtls-harness-probe-test.log)");
+  probe->add_option(
+      "--upload-path", pargs.options.upload_path,
+      "Where --allow-writes uploads (default /ManageSoftRL/mtls-harness-probe-test.log)");
   probe->add_option("--open-name", pargs.options.open_server_name,
                     "A TLS name your beacons' port serves WITHOUT client auth (SNI/Host and\n"
                     "resumption side doors); without it those checks are SKIPPED");
@@ -779,7 +781,8 @@ int main(int argc, char** argv) {
                     "targets; without it (and --open-name) the resumption check is SKIPPED");
   probe->add_option("--plain-http-port", pargs.options.plain_http_port,
                     "Port where each target's cleartext side door is tried (default 80)");
-  probe->add_option("--rate", pargs.options.rate, "Requests started per second, at most (default 5)");
+  probe->add_option("--rate", pargs.options.rate,
+                    "Requests started per second, at most (default 5)");
   probe->add_flag("--dry-run", pargs.options.dry_run, "Print the plan; send nothing");
   probe->add_option("--out", pargs.out, "Report folder (default reports/probe)");
 
