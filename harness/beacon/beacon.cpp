@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "beacon/content.hpp"
+#include "beacon/request_stream.hpp"
 #include "beacon/event_log.hpp"
 #include "beacon/upload.hpp"
 #include "core/files.hpp"
@@ -47,7 +48,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr auto kDrainTimeout = std::chrono::seconds(3);
 
 tcp::endpoint parse_listen(const std::string& listen) {
@@ -422,28 +422,17 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
 
   void parse_requests() {
     while (!in_.empty() && !closing_ && !busy_ && !deferred_) {
-      if (!parser_) {
-        parser_.emplace();
-        parser_->header_limit(kHeaderLimit);
-        parser_->body_limit(shared_.config.upload_max_bytes);
-        parser_->eager(true);
-      }
-      boost::beast::error_code ec;
-      std::size_t used = parser_->put(asio::buffer(in_.data(), in_.size()), ec);
-      in_.erase(0, used);
-      if (ec == http::error::need_more) break;
-      if (ec) {
-        const bool too_big = ec == http::error::body_limit;
-        send_response(Response{too_big ? 413u : 400u, "text/plain",
+      auto ev = requests_in_.next(in_);
+      if (ev.kind == RequestStream::Event::Kind::kNeedMore) break;
+      if (ev.kind == RequestStream::Event::Kind::kError) {
+        const bool too_big = ev.status == 413;
+        send_response(Response{ev.status, "text/plain",
                                too_big ? "upload too large\n" : "bad request\n"},
                       "", false);
-        log_request("", "", "", too_big ? 413 : 400, 0, ec.message());
+        log_request("", "", "", ev.status, 0, ev.error);
         return;
       }
-      if (!parser_->is_done()) break;
-      auto req = parser_->release();
-      parser_.reset();
-      handle(std::move(req));
+      handle(std::move(ev.request));
     }
   }
 
@@ -627,7 +616,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   std::array<uint8_t, 16 * 1024> read_buf_{};
   std::vector<uint8_t> out_, write_buf_;
   std::string in_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  RequestStream requests_in_{shared_.config.upload_max_bytes};
   std::optional<http::request<http::string_body>> deferred_;  // waits for a renegotiation
   std::string note_;                                          // for the next request's log record
   std::optional<ClientAuth> reneg_target_;
