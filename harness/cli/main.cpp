@@ -229,6 +229,7 @@ struct AgentArgs {
       "download-policy,download-schedule,download-upgrade,upload-status,upload-discovery,upload-"
       "inventory";
   std::size_t max_in_flight = 200;
+  double timeout_s = 60.0;
 };
 
 std::vector<mtls::agent::BeaconChoice> beacon_choices(const std::vector<std::string>& args) {
@@ -266,6 +267,11 @@ int cmd_agent(AgentArgs a) {
   o.credential.cert = a.cert;
   o.credential.key = a.key;
   o.credential.p12 = a.p12;
+  if (!(a.timeout_s >= 0.1 && a.timeout_s <= 3600))
+    throw mtls::InputError("--timeout " + std::to_string(a.timeout_s) +
+                           ": must be 0.1..3600 seconds");
+  o.total_timeout = std::chrono::milliseconds(static_cast<long>(a.timeout_s * 1000));
+  o.connect_timeout = std::min(o.connect_timeout, o.total_timeout);
   if (a.p12) {
     auto pw = read_secret("--p12-password-env", a.p12_password_env, "--p12-password-file",
                           a.p12_password_file);
@@ -710,6 +716,9 @@ int main(int argc, char** argv) {
   agent->add_option("--p12-password-file", aargs.p12_password_file,
                     "File holding the PKCS#12 password");
   agent->add_option("--credential-name", aargs.credential_name, "Label for the result record");
+  agent->add_option("--timeout", aargs.timeout_s,
+                    "Seconds one request may take in all, connection included (default 60); a\n"
+                    "beacon that stalls longer is UNREACHABLE and the next beacon is tried");
   agent->add_option("--op", aargs.op,
                     "Operation id from fixtures/operations.yaml (default download-policy)");
   agent->add_option("--device", aargs.options.device,
