@@ -32,7 +32,7 @@ std::string RequestSpec::body_for(const std::string& device) const {
   return std::string(buf.begin(), buf.end());
 }
 
-Catalogue Catalogue::load(const fs::path& file) {
+Catalogue Catalogue::load_fields(const fs::path& file) {
   const YamlFields y(file);
   const YAML::Node root = load_yaml_file(file);
   const YAML::Node ops = y.map(root, "operations", "operations", true);
@@ -75,6 +75,10 @@ Catalogue Catalogue::load(const fs::path& file) {
     c.ops_.emplace(op.id, std::move(op));
   }
   return c;
+}
+
+Catalogue Catalogue::load(const fs::path& file) {
+  return guard_yaml(file, [&] { return load_fields(file); });
 }
 
 Catalogue Catalogue::load_default() {

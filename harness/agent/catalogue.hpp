@@ -35,8 +35,12 @@ class Catalogue {
   // Throws InputError naming the file, line and field. Payload files are read here, relative to
   // `fixtures` (default: the file's folder).
   static Catalogue load(const std::filesystem::path& file);
-  static Catalogue load_default();  // fixtures/operations.yaml
+  static Catalogue load_default();
 
+ private:
+  static Catalogue load_fields(const std::filesystem::path& file);
+
+ public:  // fixtures/operations.yaml
   // Throws InputError listing the known ids.
   const Operation& get(const std::string& id) const;
   std::vector<std::string> ids() const;

@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "beacon/content.hpp"
-#include "beacon/request_stream.hpp"
 #include "beacon/event_log.hpp"
+#include "beacon/request_stream.hpp"
 #include "beacon/upload.hpp"
 #include "core/files.hpp"
 #include "pki/manifest.hpp"
@@ -426,9 +426,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       if (ev.kind == RequestStream::Event::Kind::kNeedMore) break;
       if (ev.kind == RequestStream::Event::Kind::kError) {
         const bool too_big = ev.status == 413;
-        send_response(Response{ev.status, "text/plain",
-                               too_big ? "upload too large\n" : "bad request\n"},
-                      "", false);
+        send_response(
+            Response{ev.status, "text/plain", too_big ? "upload too large\n" : "bad request\n"}, "",
+            false);
         log_request("", "", "", ev.status, 0, ev.error);
         return;
       }

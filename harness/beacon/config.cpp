@@ -103,7 +103,7 @@ bool rejects_in_handshake(RejectMode m) {
   return m != RejectMode::kClose && m != RejectMode::kHttp403 && m != RejectMode::kHttp400;
 }
 
-BeaconConfig load_beacon_config(const fs::path& file) {
+static BeaconConfig load_beacon_config_fields(const fs::path& file) {
   const YamlFields y(file);
   const YAML::Node root = load_yaml_file(file);
   if (!root.IsMap()) throw InputError(file.string() + ": a beacon config must be a YAML mapping");
@@ -145,6 +145,10 @@ BeaconConfig load_beacon_config(const fs::path& file) {
     c.listeners.push_back(std::move(l));
   }
   return c;
+}
+
+BeaconConfig load_beacon_config(const fs::path& file) {
+  return guard_yaml(file, [&] { return load_beacon_config_fields(file); });
 }
 
 }  // namespace mtls::beacon

@@ -18,9 +18,9 @@ class RequestStream {
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
   struct Event {
     enum class Kind { kNeedMore, kRequest, kError } kind = Kind::kNeedMore;
-    Request request;        // kRequest
-    unsigned status = 0;    // kError: 400 malformed, 413 too large
-    std::string error;      // kError: the parser's reason
+    Request request;      // kRequest
+    unsigned status = 0;  // kError: 400 malformed, 413 too large
+    std::string error;    // kError: the parser's reason
   };
 
   explicit RequestStream(std::uint64_t body_limit) : body_limit_(body_limit) {}

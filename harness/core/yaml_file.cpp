@@ -7,6 +7,12 @@
 
 namespace mtls {
 
+void rethrow_yaml_error(const std::filesystem::path& file, const YAML::Exception& e) {
+  throw InputError(file.string() + (e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1)) +
+                   ": " + (e.msg.empty() ? std::string("not the YAML this file needs") : e.msg) +
+                   " (a key or value of an unexpected kind)");
+}
+
 YAML::Node load_yaml_file(const std::filesystem::path& file) {
   try {
     return YAML::Load(read_file(file));

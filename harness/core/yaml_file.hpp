@@ -14,6 +14,19 @@ namespace mtls {
 // Parses a YAML file; a syntax error becomes an InputError naming file and line.
 YAML::Node load_yaml_file(const std::filesystem::path& file);
 
+// Runs a loader of `file`: a yaml-cpp error escaping it (a key that is not a string, a node of
+// another kind than the loader expects) becomes an InputError naming the file and line, like any
+// other bad field (found by fuzz/scenario_fuzz).
+[[noreturn]] void rethrow_yaml_error(const std::filesystem::path& file, const YAML::Exception& e);
+template <typename F>
+auto guard_yaml(const std::filesystem::path& file, F&& load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const YAML::Exception& e) {
+    rethrow_yaml_error(file, e);
+  }
+}
+
 class YamlFields {
  public:
   explicit YamlFields(std::filesystem::path file) : file_(std::move(file)) {}

@@ -8,7 +8,7 @@
 
 namespace mtls::engine {
 
-EntryPaths EntryPaths::load(const std::filesystem::path& file) {
+EntryPaths EntryPaths::load_fields(const std::filesystem::path& file) {
   const YamlFields y(file);
   const YAML::Node root = load_yaml_file(file);
   if (!root.IsMap()) throw InputError(file.string() + ": must be a mapping of entry paths");
@@ -39,6 +39,10 @@ EntryPaths EntryPaths::load(const std::filesystem::path& file) {
     if (!out.paths_.contains(name))
       throw InputError(file.string() + ": entry path '" + name + "' is not described");
   return out;
+}
+
+EntryPaths EntryPaths::load(const std::filesystem::path& file) {
+  return guard_yaml(file, [&] { return load_fields(file); });
 }
 
 EntryPaths EntryPaths::load_default() {

@@ -27,6 +27,7 @@ class EntryPaths {
   static std::string fill(std::string text, const std::string& beacon, const std::string& name);
 
  private:
+  static EntryPaths load_fields(const std::filesystem::path& file);
   std::map<std::string, EntryPathInfo> paths_;
 };
 

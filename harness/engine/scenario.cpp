@@ -53,7 +53,8 @@ std::vector<std::string> names_or_all(const YamlFields& y, const YAML::Node& par
 
 }  // namespace
 
-Scenario load_scenario(const fs::path& file, const std::vector<std::string>& operation_ids) {
+static Scenario load_scenario_fields(const fs::path& file,
+                                     const std::vector<std::string>& operation_ids) {
   const YamlFields y(file);
   const YAML::Node root = load_yaml_file(file);
   if (!root.IsMap()) throw InputError(file.string() + ": a scenario must be a YAML mapping");
@@ -187,6 +188,10 @@ Scenario load_scenario(const fs::path& file, const std::vector<std::string>& ope
     s.expected_findings = std::move(list);
   }
   return s;
+}
+
+Scenario load_scenario(const fs::path& file, const std::vector<std::string>& operation_ids) {
+  return guard_yaml(file, [&] { return load_scenario_fields(file, operation_ids); });
 }
 
 std::vector<fs::path> find_scenarios(const std::vector<fs::path>& args) {
