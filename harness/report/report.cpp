@@ -8,6 +8,7 @@
 #include "report/render.hpp"
 
 #include <map>
+#include <set>
 #include <sstream>
 #include "report/render.hpp"
 
@@ -106,32 +107,57 @@ nlohmann::json canonical_part(const nlohmann::json& doc) {
           {"summary", doc.value("summary", nlohmann::json::object())}};
 }
 
+// A result record read back from a file: the fields the readers use must have their types
+// (found by fuzz/report_fuzz: a record without "severity" read out of bounds). Throws InputError.
+void check_record(const nlohmann::json& r, const std::string& where) {
+  auto fail = [&](const std::string& what) {
+    throw InputError(where + ": not a result record (" + what + ")");
+  };
+  if (!r.is_object()) fail("not a JSON object");
+  if (!r.contains("check_id") || !r["check_id"].is_string()) fail("check_id must be a string");
+  static const std::set<std::string> verdicts = {"PASS", "FAIL", "INCONCLUSIVE", "SKIPPED"};
+  if (!r.contains("verdict") || !r["verdict"].is_string() ||
+      !verdicts.contains(r["verdict"].get<std::string>()))
+    fail("verdict must be PASS, FAIL, INCONCLUSIVE or SKIPPED");
+  for (const char* k : {"scenario", "beacon", "operation", "credential", "entry_path", "severity",
+                        "outcome", "reason", "control_id"})
+    if (r.contains(k) && !r[k].is_null() && !r[k].is_string())
+      fail(std::string(k) + " must be a string or null");
+  if (r.contains("expected_finding") && !r["expected_finding"].is_boolean())
+    fail("expected_finding must be true or false");
+}
+
+// The value of a string-or-null field, "" when absent or null.
+std::string text_of(const nlohmann::json& r, const char* key) {
+  return r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : "";
+}
+
 // FAIL records grouped as findings (severity, kind, beacon, credential, entry path): what can be
 // derived from results alone (the engine adds WARN and self-test findings).
 nlohmann::json findings_from_results(const nlohmann::json& results) {
   std::map<std::string, nlohmann::json> groups;
   for (const auto& r : results) {
-    if (r.value("verdict", "") != "FAIL" || r["severity"].is_null()) continue;
-    const bool boundary = r.value("check_id", "").starts_with("boundary/");
-    const std::string key = r["severity"].get<std::string>() + "|" + (boundary ? "b" : "c") + "|" +
-                            r.value("beacon", "") + "|" + r.value("credential", "") + "|" +
-                            r.value("entry_path", "");
+    const std::string severity = text_of(r, "severity");
+    if (text_of(r, "verdict") != "FAIL" || severity.empty()) continue;
+    const bool boundary = text_of(r, "check_id").starts_with("boundary/");
+    const std::string key = severity + "|" + (boundary ? "b" : "c") + "|" + text_of(r, "beacon") +
+                            "|" + text_of(r, "credential") + "|" + text_of(r, "entry_path");
     auto& g = groups[key];
     if (g.is_null())
-      g = {{"severity", r["severity"]},
+      g = {{"severity", severity},
            {"kind", boundary ? "boundary-leak" : "check"},
-           {"scenario", r["scenario"]},
-           {"beacon", r["beacon"]},
-           {"credential", r["credential"]},
-           {"entry_path", r["entry_path"]},
+           {"scenario", text_of(r, "scenario")},
+           {"beacon", text_of(r, "beacon")},
+           {"credential", text_of(r, "credential")},
+           {"entry_path", text_of(r, "entry_path")},
            {"operations", nlohmann::json::array()},
            {"check_ids", nlohmann::json::array()},
-           {"title", r["beacon"].get<std::string>() + ": " + r["severity"].get<std::string>() +
-                         " for credential '" + r["credential"].get<std::string>() + "'"},
+           {"title", text_of(r, "beacon") + ": " + severity + " for credential '" +
+                         text_of(r, "credential") + "'"},
            {"remediation", "see docs/scenarios.md"},
            {"expected", r.value("expected_finding", false)}};
-    g["operations"].push_back(r["operation"]);
-    g["check_ids"].push_back(r["check_id"]);
+    g["operations"].push_back(text_of(r, "operation"));
+    g["check_ids"].push_back(text_of(r, "check_id"));
   }
   nlohmann::json out = nlohmann::json::array();
   for (auto& [_, g] : groups) out.push_back(g);
@@ -184,8 +210,8 @@ nlohmann::json load_document(const fs::path& file) {
       ++line_no;
       if (line.empty()) continue;
       auto r = nlohmann::json::parse(line, nullptr, false);
-      if (r.is_discarded() || !r.is_object() || !r.contains("check_id") || !r.contains("verdict"))
-        throw InputError(file.string() + ":" + std::to_string(line_no) + ": not a result record");
+      if (r.is_discarded()) r = nullptr;
+      check_record(r, file.string() + ":" + std::to_string(line_no));
       results.push_back(std::move(r));
     }
     Summary s;
@@ -201,8 +227,8 @@ nlohmann::json load_document(const fs::path& file) {
         ++s.skipped;
       else
         ++s.inconclusive;
-      if (r.value("severity", nlohmann::json()) == "EXPOSURE") ++s.exposure;
-      if (r.value("severity", nlohmann::json()) == "LOCKOUT") ++s.lockout;
+      if (text_of(r, "severity") == "EXPOSURE") ++s.exposure;
+      if (text_of(r, "severity") == "LOCKOUT") ++s.lockout;
       if (v == "FAIL" && r.value("expected_finding", false)) ++s.expected_fail;
     }
     nlohmann::json doc = {{"report_format", 1},
@@ -220,12 +246,20 @@ nlohmann::json load_document(const fs::path& file) {
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("results") ||
       !doc["results"].is_array() || !doc.contains("summary"))
     throw InputError(file.string() + ": not an mtls-harness report.json (or results.jsonl)");
+  if (!doc["summary"].is_object() || (doc.contains("findings") && !doc["findings"].is_array()))
+    throw InputError(file.string() + ": not an mtls-harness report.json (summary, findings)");
+  for (std::size_t i = 0; i < doc["results"].size(); ++i)
+    check_record(doc["results"][i], file.string() + ": results[" + std::to_string(i) + "]");
   return doc;
 }
 
 int verify(const fs::path& report_json, std::string* detail) {
+  if (report_json.extension() == ".jsonl")
+    throw InputError(report_json.string() +
+                     ": a results.jsonl carries no integrity digest; verify the report.json");
   const auto doc = load_document(report_json);
-  if (!doc.contains("integrity") || !doc["integrity"].contains("sha256"))
+  if (!doc.contains("integrity") || !doc["integrity"].is_object() ||
+      !doc["integrity"].contains("sha256") || !doc["integrity"]["sha256"].is_string())
     throw InputError(report_json.string() + ": the report has no integrity block");
   const std::string want = doc["integrity"]["sha256"];
   const std::string got = integrity_digest(doc);
@@ -235,25 +269,26 @@ int verify(const fs::path& report_json, std::string* detail) {
 
 nlohmann::json regressions(const nlohmann::json& old_doc, const nlohmann::json& new_doc) {
   std::map<std::string, nlohmann::json> before;
+  // Both documents come from load_document: every record passed check_record.
   for (const auto& r : old_doc["results"])
-    before[r.value("scenario", "") + "|" + r.value("check_id", "")] = r;
+    before[text_of(r, "scenario") + "|" + text_of(r, "check_id")] = r;
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : new_doc["results"]) {
-    auto it = before.find(r.value("scenario", "") + "|" + r.value("check_id", ""));
+    auto it = before.find(text_of(r, "scenario") + "|" + text_of(r, "check_id"));
     if (it == before.end()) continue;
     const auto passed = [](const nlohmann::json& x) {
-      return x.value("verdict", "") == "PASS" ||
-             (x.value("verdict", "") == "FAIL" && x.value("expected_finding", false));
+      return text_of(x, "verdict") == "PASS" ||
+             (text_of(x, "verdict") == "FAIL" && x.value("expected_finding", false));
     };
-    const bool fails_now = r.value("verdict", "") == "FAIL" && !r.value("expected_finding", false);
+    const bool fails_now = text_of(r, "verdict") == "FAIL" && !r.value("expected_finding", false);
     if (passed(it->second) && fails_now)
-      out.push_back({{"scenario", r["scenario"]},
-                     {"check_id", r["check_id"]},
-                     {"was", it->second["verdict"]},
-                     {"now", r["verdict"]},
-                     {"severity", r["severity"]},
-                     {"outcome", r["outcome"]},
-                     {"reason", r["reason"]}});
+      out.push_back({{"scenario", text_of(r, "scenario")},
+                     {"check_id", text_of(r, "check_id")},
+                     {"was", text_of(it->second, "verdict")},
+                     {"now", text_of(r, "verdict")},
+                     {"severity", text_of(r, "severity")},
+                     {"outcome", text_of(r, "outcome")},
+                     {"reason", text_of(r, "reason")}});
   }
   return out;
 }

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "agent/agent.hpp"
+#include "agent/device.hpp"
+#include "agent/fleet.hpp"
 #include "beacon/beacon.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
@@ -184,6 +186,58 @@ TEST_F(BeaconAgent, BadListenAndMissingPkiAreInputErrors) {
   cfg.listeners[0].listen = "127.0.0.1:0";
   cfg.pki_dir = dir_->path() / "no-pki";
   EXPECT_THROW(beacon::Beacon{cfg}, InputError);
+}
+
+}  // namespace
+}  // namespace mtls
+
+namespace mtls {
+namespace {
+
+// Many devices at once against a beacon on 4 threads: valid uploads and downloads mixed with
+// devices without a certificate, and a shared session cache. The beacon's shared state (session
+// cache, upload store, log, counters) under real concurrency; the TSan build runs this.
+TEST_F(BeaconAgent, ConcurrentFleetWithMixedCredentials) {
+  beacon::BeaconConfig cfg;
+  cfg.pki_dir = dir_->path() / "pki";
+  beacon::ListenerConfig l;
+  l.client_auth = beacon::ClientAuth::kRequire;
+  l.session_cache = "shared";
+  cfg.listeners = {l};
+  cfg.threads = 4;
+  cfg.content_dir = fixtures_dir() / "content";
+  cfg.store_dir = dir_->path() / "concurrent-store";
+  cfg.log_file = dir_->path() / "concurrent.log";
+  auto b = std::make_unique<beacon::Beacon>(cfg);
+  b->start();
+  const auto& upload = catalogue.get("upload-inventory");
+  std::vector<std::unique_ptr<agent::Device>> devices;
+  constexpr int kDevices = 60;
+  for (int i = 0; i < kDevices; ++i) {
+    agent::AgentOptions o = options(i % 3 == 0 ? "none" : "valid");
+    o.device = "device-" + std::to_string(1000 + i);
+    devices.push_back(std::make_unique<agent::Device>(
+        agent::DevicePlan{.operations = {&op(), &upload}, .beacons = {{url(*b), 1}}, .options = o}));
+  }
+  agent::drive(devices, 24);
+  int accepted = 0, rejected = 0;
+  for (int i = 0; i < kDevices; ++i)
+    for (const auto& r : devices[i]->results()) {
+      if (i % 3 == 0) {
+        EXPECT_TRUE(is_rejection(r.outcome)) << r.check_id << " " << to_string(r.outcome);
+        ++rejected;
+      } else {
+        EXPECT_EQ(r.outcome, Outcome::kAccepted) << r.check_id << " " << r.reason;
+        ++accepted;
+      }
+    }
+  b.reset();  // drain and stop
+  EXPECT_EQ(accepted, 2 * (kDevices - kDevices / 3));
+  EXPECT_EQ(rejected, 2 * (kDevices / 3));
+  std::size_t stored = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(*cfg.store_dir))
+    stored += e.is_regular_file();
+  EXPECT_EQ(stored, static_cast<std::size_t>(kDevices - kDevices / 3));  // refused devices: nothing
 }
 
 }  // namespace
