@@ -31,6 +31,14 @@ Response UploadStore::put(std::string_view target, std::string_view body) const 
   if (body.size() > max_bytes_) return text(413, "upload too large");
   const fs::path dest = root_ / rel;
   std::error_code ec;
+  // A symlink inside the store (planted, or left by someone) could carry a write outside it: no
+  // component below the store's root may be one, nor the file itself.
+  fs::path at = root_;
+  for (const auto& part : fs::path(rel)) {
+    at /= part;
+    if (fs::is_symlink(fs::symlink_status(at, ec)))
+      return text(403, "the upload store refuses to write through a symbolic link");
+  }
   fs::create_directories(dest.parent_path(), ec);
   try {
     write_file_atomic(dest, body);  // temp file in the same folder, fsync, rename

@@ -117,6 +117,18 @@ TEST(UploadStore, StoresWholeWithDigestAndRefusesTheRest) {
   EXPECT_EQ(files, 1);
 }
 
+TEST(UploadStore, RefusesToWriteThroughASymlink) {
+  test::TempDir dir;
+  UploadStore store(dir.path() / "s", {".ndi"}, 100);
+  std::filesystem::create_directories(dir.path() / "outside");
+  std::filesystem::create_directory_symlink(dir.path() / "outside", dir.path() / "s" / "Inv");
+  std::filesystem::create_symlink(dir.path() / "outside" / "t.ndi", dir.path() / "s" / "f.ndi");
+  EXPECT_EQ(store.put("/ManageSoftRL/Inv/dev.ndi", "x").status, 403u);
+  EXPECT_EQ(store.put("/ManageSoftRL/f.ndi", "x").status, 403u);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "outside"));
+  EXPECT_EQ(store.put("/ManageSoftRL/Other/dev.ndi", "x").status, 201u);  // the rest still works
+}
+
 TEST(ContentStore, SynthesisesDeclaredFilesDeterministicallyAndListsDigests) {
   test::TempDir dir;
   std::filesystem::create_directories(dir.path() / "ManageSoftDL/Policies");
