@@ -491,6 +491,7 @@ struct BenchArgs {
   unsigned concurrency = 16;
   std::string modes = "server-only,mtls";
   bool resume = false;
+  std::string client = "openssl";
   fs::path out = "reports/bench";
 };
 
@@ -507,6 +508,7 @@ int cmd_bench(const BenchArgs& a) {
   o.duration = std::chrono::milliseconds(static_cast<long>(a.duration_s * 1000));
   o.slice = std::chrono::milliseconds(static_cast<long>(a.slice_s * 1000));
   o.resume = a.resume;
+  o.client = a.client;
   std::vector<std::string> modes;
   std::stringstream ss(a.modes);
   for (std::string m; std::getline(ss, m, ',');) {
@@ -816,6 +818,10 @@ int main(int argc, char** argv) {
   bench->add_option("--concurrency", bench_args.concurrency, "Connections in flight (default 16)");
   bench->add_option("--mode", bench_args.modes, "server-only,mtls (default both, interleaved)");
   bench->add_flag("--resume", bench_args.resume, "Resume TLS sessions (shared session cache)");
+  bench->add_option(
+      "--client", bench_args.client,
+      "openssl (default: OpenSSL driven directly, one SSL_CTX per target, like\n"
+      "openssl s_time) or curl (the agent's own libcurl stack, an SSL_CTX per connection)");
   bench->add_option("--out", bench_args.out, "Folder for bench.json (default reports/bench)");
 
   // report

@@ -11,9 +11,8 @@
 #include <memory>
 #include <sstream>
 
-#include "agent/multi.hpp"
-#include "agent/transfer.hpp"
 #include "core/files.hpp"
+#include "load/engine.hpp"
 
 namespace mtls::load {
 namespace {
@@ -85,10 +84,6 @@ struct Stats {
   bool server_cpu_known = true;
 };
 
-struct ShareDeleter {
-  void operator()(CURLSH* s) const { curl_share_cleanup(s); }
-};
-
 }  // namespace
 
 nlohmann::json run_load(const LoadOptions& o) {
@@ -97,25 +92,9 @@ nlohmann::json run_load(const LoadOptions& o) {
     throw InputError("--concurrency: must be 1..1000");
   if (o.duration.count() <= 0 || o.duration > std::chrono::minutes(10))
     throw InputError("--duration: must be more than 0 and at most 600 seconds");
-  const agent::RequestSpec spec{.method = "GET",
-                                .path_template = "/ManageSoftDL/"};  // one small GET
-  std::unique_ptr<CURLSH, ShareDeleter> share;
-  if (o.resume) {
-    share.reset(curl_share_init());
-    curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  }
-  std::vector<agent::AgentOptions> agents;
-  for (const auto& t : o.targets) {
-    agent::AgentOptions a;
-    a.trust = o.trust;
-    a.credential = t.credential;
-    agent::preload(a.credential);  // parse it once, not per connection
-    a.connect_timeout = std::chrono::seconds(5);
-    a.total_timeout = std::chrono::seconds(10);
-    a.tls_session_share = share.get();
-    agents.push_back(a);
-  }
-  agent::MultiHandle multi;
+  std::vector<EngineTarget> engine_targets;
+  for (const auto& t : o.targets) engine_targets.push_back({t.url, t.credential});
+  const auto engine = make_engine(o.client, engine_targets, o.trust, o.resume);
   std::vector<Stats> stats(o.targets.size());
   nlohmann::json slices = nlohmann::json::array();
   std::uint64_t total = 0;
@@ -130,21 +109,18 @@ nlohmann::json run_load(const LoadOptions& o) {
     const double self0 = self_cpu_us();
     std::uint64_t slice_handshakes = 0;
     for (;;) {
-      while (Clock::now() < slice_end && multi.in_flight() < o.concurrency &&
-             total + multi.in_flight() < o.max_handshakes)
-        multi.add(std::make_unique<agent::Transfer>(agents[ti], spec,
-                                                    o.targets[ti].url + spec.path_template, "",
-                                                    std::nullopt, agents[ti].total_timeout));
-      if (multi.in_flight() == 0) break;  // the slice is over and drained
-      for (auto& f : multi.step(std::chrono::milliseconds(50))) {
-        const agent::RequestResult r = f.transfer->finish(f.code);
-        if (r.evidence.http_status) {  // the server answered: this handshake counts
+      while (Clock::now() < slice_end && engine->in_flight() < o.concurrency &&
+             total + engine->in_flight() < o.max_handshakes)
+        engine->start(ti);
+      if (engine->in_flight() == 0) break;  // the slice is over and drained
+      for (const auto& f : engine->step(std::chrono::milliseconds(50))) {
+        if (f.answered) {  // the server answered: this handshake counts
           ++st.handshakes;
           ++slice_handshakes;
           ++total;
-          st.latency.add(r.evidence.elapsed_ms * 1000.0);
+          st.latency.add(f.latency_us);
         } else {
-          ++st.errors[std::string(to_string(r.classification.outcome))];
+          ++st.errors[f.outcome];
         }
       }
     }
@@ -190,6 +166,7 @@ nlohmann::json run_load(const LoadOptions& o) {
   return {
       {"settings",
        {{"concurrency", o.concurrency},
+        {"client", o.client},
         {"duration_s", o.duration.count() / 1000.0},
         {"slice_s", o.slice.count() / 1000.0},
         {"resume", o.resume},

@@ -1,10 +1,11 @@
 // loadgen.hpp: `mtls-harness bench`, the handshake load generator. Against HTTPS targets
-// (server-only and mTLS listeners of our beacon by default), it keeps N connections in flight on
-// curl's multi interface, each a fresh TLS connection doing one small GET: a handshake counts
-// only when the server answered. Targets take turns in time slices within one run, so every mode
-// sees the same machine. Per target: handshakes/s, the server's CPU per handshake (from
-// /proc/<pid>/stat of a given process), the generator's own CPU per handshake, latency
-// percentiles from a histogram, errors by outcome name, and throughput per slice.
+// (server-only and mTLS listeners of our beacon by default), it keeps N connections in flight
+// (load/engine.hpp: OpenSSL driven directly, or the agent's libcurl stack), each a fresh TLS
+// connection doing one small GET: a handshake counts only when the server answered. Targets take
+// turns in time slices within one run, so every mode sees the same machine. Per target:
+// handshakes/s, the server's CPU per handshake (from /proc/<pid>/stat of a given process), the
+// generator's own CPU per handshake, latency percentiles from a histogram, errors by outcome name,
+// and throughput per slice.
 #pragma once
 
 #include <sys/types.h>
@@ -34,6 +35,7 @@ struct LoadOptions {
   std::chrono::milliseconds slice{1000};      // one target's turn
   std::uint64_t max_handshakes = 1000000;     // a bound on the whole run
   bool resume = false;                        // share a TLS session cache: resumed handshakes
+  std::string client = "openssl";             // "openssl" (direct, one SSL_CTX) or "curl"
   std::optional<pid_t> server_pid;            // whose CPU to count per handshake
 };
 

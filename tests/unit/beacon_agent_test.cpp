@@ -216,8 +216,8 @@ TEST_F(BeaconAgent, ConcurrentFleetWithMixedCredentials) {
   for (int i = 0; i < kDevices; ++i) {
     agent::AgentOptions o = options(i % 3 == 0 ? "none" : "valid");
     o.device = "device-" + std::to_string(1000 + i);
-    devices.push_back(std::make_unique<agent::Device>(
-        agent::DevicePlan{.operations = {&op(), &upload}, .beacons = {{url(*b), 1}}, .options = o}));
+    devices.push_back(std::make_unique<agent::Device>(agent::DevicePlan{
+        .operations = {&op(), &upload}, .beacons = {{url(*b), 1}}, .options = o}));
   }
   agent::drive(devices, 24);
   int accepted = 0, rejected = 0;

@@ -1,0 +1,322 @@
+// engine.cpp: see engine.hpp.
+#include "load/engine.hpp"
+
+#include <curl/curl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "agent/multi.hpp"
+#include "agent/raw_http.hpp"
+#include "agent/transfer.hpp"
+#include "agent/url.hpp"
+#include "core/files.hpp"
+
+namespace mtls::load {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kTimeout = std::chrono::seconds(10);
+const agent::RequestSpec kSpec{.method = "GET", .path_template = "/ManageSoftDL/"};
+
+// ---- curl ----
+
+struct ShareDeleter {
+  void operator()(CURLSH* s) const { curl_share_cleanup(s); }
+};
+
+class CurlEngine : public Engine {
+ public:
+  CurlEngine(const std::vector<EngineTarget>& targets, const agent::TrustSettings& trust,
+             bool resume) {
+    if (resume) {
+      share_.reset(curl_share_init());
+      curl_share_setopt(share_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+    for (const auto& t : targets) {
+      agent::AgentOptions a;
+      a.trust = trust;
+      a.credential = t.credential;
+      agent::preload(a.credential);  // parse it once, not per connection
+      a.connect_timeout = std::chrono::seconds(5);
+      a.total_timeout = kTimeout;
+      a.tls_session_share = share_.get();
+      agents_.push_back(a);
+      urls_.push_back(t.url + kSpec.path_template);
+    }
+  }
+  void start(std::size_t t) override {
+    multi_.add(std::make_unique<agent::Transfer>(agents_[t], kSpec, urls_[t], "", std::nullopt,
+                                                 agents_[t].total_timeout),
+               t);
+  }
+  std::size_t in_flight() const override { return multi_.in_flight(); }
+  std::vector<Finished> step(std::chrono::milliseconds wait) override {
+    std::vector<Finished> out;
+    for (auto& f : multi_.step(wait)) {
+      const agent::RequestResult r = f.transfer->finish(f.code);
+      out.push_back({f.tag, r.evidence.http_status.has_value(),
+                     std::string(to_string(r.classification.outcome)),
+                     r.evidence.elapsed_ms * 1000.0});
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<CURLSH, ShareDeleter> share_;
+  std::vector<agent::AgentOptions> agents_;
+  std::vector<std::string> urls_;
+  agent::MultiHandle multi_;
+};
+
+// ---- OpenSSL, direct ----
+
+int observation_slot() {
+  static const int slot = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return slot;
+}
+
+void on_info(const SSL* ssl, int where, int ret) {
+  auto* obs = static_cast<agent::Transfer::Observation*>(SSL_get_ex_data(ssl, observation_slot()));
+  if (obs == nullptr) return;
+  if (where & SSL_CB_HANDSHAKE_DONE) obs->handshake_done = true;
+  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ) && (ret & 0xff) != 0 && !obs->alert_code) {
+    obs->alert_code = ret & 0xff;
+    obs->alert_after_handshake = obs->handshake_done;
+  }
+}
+
+struct CtxFree {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+struct SessionFree {
+  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
+
+struct NativeTarget {
+  agent::Url url;
+  addrinfo address{};
+  sockaddr_storage storage{};
+  std::unique_ptr<SSL_CTX, CtxFree> ctx;
+  std::unique_ptr<SSL_SESSION, SessionFree> session;  // the last one, when resuming
+};
+
+struct Conn {
+  enum class State { kConnecting, kHandshake, kWriting, kReading } state = State::kConnecting;
+  std::size_t target = 0;
+  int fd = -1;
+  std::unique_ptr<SSL, SslFree> ssl;
+  agent::Transfer::Observation obs;
+  agent::ResponseReader reader{false};
+  std::string request;
+  std::size_t written = 0;
+  short want = POLLOUT;
+  Clock::time_point started, deadline;
+  ~Conn() {
+    ssl.reset();
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+class NativeEngine : public Engine {
+ public:
+  NativeEngine(const std::vector<EngineTarget>& targets, const agent::TrustSettings& trust,
+               bool resume)
+      : resume_(resume) {
+    for (const auto& t : targets) {
+      auto u = agent::parse_url(t.url);
+      if (!u || u->scheme != "https") throw InputError("bench: " + t.url + " is not https://");
+      auto nt = std::make_unique<NativeTarget>();
+      nt->url = *u;
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* res = nullptr;
+      if (::getaddrinfo(u->host.c_str(), std::to_string(u->port).c_str(), &hints, &res) != 0 ||
+          res == nullptr)
+        throw InputError("bench: cannot resolve " + u->host);
+      nt->address = *res;
+      std::memcpy(&nt->storage, res->ai_addr, res->ai_addrlen);
+      nt->address.ai_addr = reinterpret_cast<sockaddr*>(&nt->storage);
+      nt->address.ai_next = nullptr;
+      ::freeaddrinfo(res);
+      nt->ctx.reset(SSL_CTX_new(TLS_client_method()));
+      SSL_CTX* ctx = nt->ctx.get();
+      SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+      if (trust.check_server_certificate) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        if (SSL_CTX_load_verify_locations(ctx, trust.ca_file ? trust.ca_file->c_str() : nullptr,
+                                          trust.ca_path ? trust.ca_path->c_str() : nullptr) != 1)
+          throw InputError("bench: the CA file or folder cannot be loaded");
+      }
+      agent::ClientCredential cred = t.credential;
+      agent::preload(cred);
+      if (cred.p12) throw InputError("bench: give the client credential as PEM (--cert/--key)");
+      if (cred.loaded && !agent::use_credential(ctx, *cred.loaded))
+        throw InputError("bench: the client certificate and key cannot be used together");
+      ERR_clear_error();
+      targets_.push_back(std::move(nt));
+    }
+  }
+
+  void start(std::size_t t) override {
+    auto c = std::make_unique<Conn>();
+    c->target = t;
+    c->started = Clock::now();
+    c->deadline = c->started + kTimeout;
+    const NativeTarget& nt = *targets_[t];
+    c->fd = ::socket(nt.address.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || (::connect(c->fd, nt.address.ai_addr, nt.address.ai_addrlen) != 0 &&
+                      errno != EINPROGRESS)) {
+      finish(*c, CURLE_COULDNT_CONNECT);
+      return;
+    }
+    c->want = POLLOUT;
+    conns_.push_back(std::move(c));
+  }
+
+  std::size_t in_flight() const override { return conns_.size(); }
+
+  std::vector<Finished> step(std::chrono::milliseconds wait) override {
+    std::vector<pollfd> fds;
+    fds.reserve(conns_.size());
+    for (const auto& c : conns_) fds.push_back({c->fd, c->want, 0});
+    if (!fds.empty()) ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+    const auto now = Clock::now();
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      Conn& c = *conns_[i];
+      if (fds[i].revents != 0)
+        advance(c);
+      else if (now > c.deadline)
+        finish(c, CURLE_OPERATION_TIMEDOUT);
+    }
+    std::erase_if(conns_, [](const auto& c) { return c->fd < 0; });
+    return std::exchange(done_, {});
+  }
+
+ private:
+  void finish(Conn& c, long code) {
+    Finished f{c.target, c.reader.status().has_value(), "",
+               std::chrono::duration<double, std::micro>(Clock::now() - c.started).count()};
+    if (!f.answered)
+      f.outcome = to_string(agent::failed_connection(code, "", c.obs).classification.outcome);
+    if (resume_ && f.answered && c.ssl)
+      targets_[c.target]->session.reset(SSL_get1_session(c.ssl.get()));
+    done_.push_back(std::move(f));
+    c.ssl.reset();
+    if (c.fd >= 0) ::close(c.fd);
+    c.fd = -1;
+    ERR_clear_error();
+  }
+
+  // Runs an SSL call; true when it completed, false when it waits (c.want set) or failed (done).
+  template <typename F>
+  bool io(Conn& c, F call, long fail_code, int* result = nullptr) {
+    const int r = call();
+    if (result) *result = r;
+    if (r > 0) return true;
+    const int err = SSL_get_error(c.ssl.get(), r);
+    if (err == SSL_ERROR_WANT_READ) {
+      c.want = POLLIN;
+      return false;
+    }
+    if (err == SSL_ERROR_WANT_WRITE) {
+      c.want = POLLOUT;
+      return false;
+    }
+    if (c.state == Conn::State::kReading) {
+      c.reader.close();
+      if (c.reader.done() && c.reader.status()) {
+        finish(c, CURLE_OK);
+        return false;
+      }
+      fail_code = err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ? CURLE_GOT_NOTHING
+                                                                           : CURLE_RECV_ERROR;
+    } else if (c.state == Conn::State::kHandshake &&
+               SSL_get_verify_result(c.ssl.get()) != X509_V_OK) {
+      fail_code = CURLE_PEER_FAILED_VERIFICATION;
+    }
+    finish(c, fail_code);
+    return false;
+  }
+
+  void advance(Conn& c) {
+    NativeTarget& t = *targets_[c.target];
+    if (c.state == Conn::State::kConnecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) return finish(c, CURLE_COULDNT_CONNECT);
+      c.ssl.reset(SSL_new(t.ctx.get()));
+      SSL* ssl = c.ssl.get();
+      SSL_set_fd(ssl, c.fd);
+      SSL_set_ex_data(ssl, observation_slot(), &c.obs);
+      SSL_set_info_callback(ssl, on_info);
+      if (t.url.host_is_ip()) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t.url.host.c_str());
+      } else {
+        SSL_set_tlsext_host_name(ssl, t.url.host.c_str());
+        SSL_set1_host(ssl, t.url.host.c_str());
+      }
+      if (resume_ && t.session) SSL_set_session(ssl, t.session.get());
+      c.request = agent::http_request(kSpec, kSpec.path_template, t.url.authority(), "", false);
+      c.state = Conn::State::kHandshake;
+    }
+    if (c.state == Conn::State::kHandshake) {
+      if (!io(
+              c, [&] { return SSL_connect(c.ssl.get()); }, CURLE_SSL_CONNECT_ERROR))
+        return;
+      c.obs.handshake_done = true;
+      c.state = Conn::State::kWriting;
+    }
+    while (c.state == Conn::State::kWriting) {
+      int n = 0;
+      if (!io(
+              c,
+              [&] {
+                return SSL_write(c.ssl.get(), c.request.data() + c.written,
+                                 static_cast<int>(c.request.size() - c.written));
+              },
+              CURLE_SEND_ERROR, &n))
+        return;
+      c.written += static_cast<std::size_t>(n);
+      if (c.written == c.request.size()) c.state = Conn::State::kReading;
+    }
+    char buf[16384];
+    for (;;) {
+      int n = 0;
+      if (!io(
+              c, [&] { return SSL_read(c.ssl.get(), buf, sizeof buf); }, CURLE_RECV_ERROR, &n))
+        return;
+      c.reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+      if (c.reader.done())
+        return finish(c, c.reader.status() ? CURLE_OK : CURLE_WEIRD_SERVER_REPLY);
+    }
+  }
+
+  bool resume_;
+  std::vector<std::unique_ptr<NativeTarget>> targets_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::vector<Finished> done_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_engine(const std::string& client,
+                                    const std::vector<EngineTarget>& targets,
+                                    const agent::TrustSettings& trust, bool resume) {
+  if (client == "curl") return std::make_unique<CurlEngine>(targets, trust, resume);
+  if (client == "openssl") return std::make_unique<NativeEngine>(targets, trust, resume);
+  throw InputError("--client " + client + ": expected openssl or curl");
+}
+
+}  // namespace mtls::load
