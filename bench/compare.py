@@ -23,8 +23,12 @@ import sys
 import tempfile
 
 
+CLIENT = ["openssl"]  # set from --client in main()
+
+
 def bench(binary, out, *args, seconds):
-    p = subprocess.run([binary, "bench", "--duration", str(seconds), "--out", str(out), *map(str, args)],
+    p = subprocess.run([binary, "bench", "--duration", str(seconds), "--out", str(out), "--client", CLIENT[0],
+                        *map(str, args)],
                        capture_output=True, timeout=seconds * 4 + 60)
     if p.returncode not in (0, 3):
         sys.exit(f"bench failed ({p.returncode}): {p.stderr.decode()[-800:]}")
@@ -76,6 +80,12 @@ http {{
     return proc, ports, int(worker)
 
 
+def proc_cpu_us(pid):
+    """utime + stime of a process, from /proc/<pid>/stat, in microseconds."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
 def s_time(args, seconds):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(["openssl", "s_time", "-new", "-time", str(seconds), *map(str, args)],
@@ -92,7 +102,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--seconds", type=int, default=6)
+    ap.add_argument("--client", default="openssl", choices=["openssl", "curl"],
+                    help="bench's generator engine (default openssl; curl: the agent's libcurl stack)")
     a = ap.parse_args()
+    CLIENT[0] = a.client
     if not 1 <= a.seconds <= 120:
         sys.exit("--seconds must be 1..120")
     work = pathlib.Path(tempfile.mkdtemp(prefix="mtls-compare-"))
@@ -109,9 +122,12 @@ def main():
                        "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca, "--cert", cert,
                        "--key", key, "--pid", worker, seconds=a.seconds * 2)
         ours_on_nginx = bench(a.bin, work / "gen", "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca,
-                              "--cert", cert, "--key", key, "--concurrency", "1", seconds=a.seconds)["mtls"]
+                              "--cert", cert, "--key", key, "--concurrency", "1", "--pid", worker,
+                              seconds=a.seconds)["mtls"]
+        nginx_before = proc_cpu_us(worker)
         st_conn, st_cpu = s_time(["-connect", f"127.0.0.1:{ports['mtls']}", "-CAfile", ca, "-cert", cert, "-key", key,
                                   "-www", "/ManageSoftDL/"], a.seconds)
+        nginx_under_s_time = (proc_cpu_us(worker) - nginx_before) / st_conn if st_conn else None
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
@@ -154,7 +170,10 @@ def main():
         "generator_cpu_us_per_mtls_handshake": {
             "mtls_harness_bench": round(ours_on_nginx["generator_cpu_us_per_handshake"], 1),
             "openssl_s_time": round(st_cpu / st_conn, 1) if st_conn else None,
-            "ours_over_s_time": ratio(ours_on_nginx["generator_cpu_us_per_handshake"], st_cpu / st_conn if st_conn else 0)},
+            "ours_over_s_time": ratio(ours_on_nginx["generator_cpu_us_per_handshake"], st_cpu / st_conn if st_conn else 0),
+            # the server's side of the same two one-connection-at-a-time runs
+            "nginx_cpu_us_per_handshake_under_ours": round(ours_on_nginx["server_cpu_us_per_handshake"], 1),
+            "nginx_cpu_us_per_handshake_under_s_time": round(nginx_under_s_time, 1) if nginx_under_s_time else None},
         "tls13_refused_without_certificate": {
             "s_time_reported_connections": st13_conn,
             "bench_counted_handshakes": ours13["handshakes"],

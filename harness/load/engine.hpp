@@ -26,6 +26,7 @@ struct Finished {
   bool answered = false;  // an HTTP status was read: the handshake counts
   std::string outcome;    // the outcome name when it did not
   double latency_us = 0;
+  long status = 0;  // the HTTP status when answered
 };
 
 class Engine {

@@ -79,6 +79,7 @@ double self_cpu_us() {
 struct Stats {
   std::uint64_t handshakes = 0;
   std::map<std::string, std::uint64_t> errors;
+  std::map<std::string, std::uint64_t> statuses;  // HTTP status of the answered ones
   Histogram latency;
   double wall_s = 0, server_cpu_us = 0, generator_cpu_us = 0;
   bool server_cpu_known = true;
@@ -119,6 +120,7 @@ nlohmann::json run_load(const LoadOptions& o) {
           ++slice_handshakes;
           ++total;
           st.latency.add(f.latency_us);
+          ++st.statuses[std::to_string(f.status)];
         } else {
           ++st.errors[f.outcome];
         }
@@ -156,7 +158,8 @@ nlohmann::json run_load(const LoadOptions& o) {
                           {"p90", st.latency.percentile(0.90) / 1000},
                           {"p99", st.latency.percentile(0.99) / 1000},
                           {"max", st.latency.max() / 1000}}},
-                        {"errors", st.errors}};
+                        {"errors", st.errors},
+                        {"http_statuses", st.statuses}};
     if (!t["server_cpu_us_per_handshake"].is_null())
       chart["rows"].push_back({{"label", o.targets[i].name},
                                {"value", t["server_cpu_us_per_handshake"]},
