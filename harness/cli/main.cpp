@@ -492,6 +492,7 @@ struct BenchArgs {
   std::string modes = "server-only,mtls";
   bool resume = false;
   std::string client = "openssl";
+  std::string key_type = "ecdsa-p256";
   fs::path out = "reports/bench";
 };
 
@@ -509,6 +510,8 @@ int cmd_bench(const BenchArgs& a) {
   o.slice = std::chrono::milliseconds(static_cast<long>(a.slice_s * 1000));
   o.resume = a.resume;
   o.client = a.client;
+  if (!a.targets.empty() && a.key_type != "ecdsa-p256")
+    throw mtls::InputError("--key-type applies to our own beacon, not to --target");
   std::vector<std::string> modes;
   std::stringstream ss(a.modes);
   for (std::string m; std::getline(ss, m, ',');) {
@@ -524,7 +527,11 @@ int cmd_bench(const BenchArgs& a) {
   if (a.targets.empty()) {  // our beacon, a server-only and an mTLS listener, on loopback
     const fs::path work = fs::absolute(a.out / "work");
     fs::remove_all(work, ec);
-    mtls::pki::init({.out = work / "pki", .key_type = mtls::pki::KeyType::kEcdsaP256});
+    if (a.key_type == "ed25519") throw mtls::InputError(mtls::pki::ed25519_refusal());
+    const auto kt = mtls::pki::key_type_from_string(a.key_type);
+    if (!kt)
+      throw mtls::InputError("--key-type " + a.key_type + ": expected ecdsa-p256 or rsa-2048");
+    mtls::pki::init({.out = work / "pki", .key_type = *kt});
     const auto m = mtls::pki::load_manifest(work / "pki");
     const YAML::Node sim = YAML::Load(
         "listeners: [{name: server-only, client_auth: ignore}, {name: mtls, client_auth: "
@@ -818,6 +825,8 @@ int main(int argc, char** argv) {
   bench->add_option("--concurrency", bench_args.concurrency, "Connections in flight (default 16)");
   bench->add_option("--mode", bench_args.modes, "server-only,mtls (default both, interleaved)");
   bench->add_flag("--resume", bench_args.resume, "Resume TLS sessions (shared session cache)");
+  bench->add_option("--key-type", bench_args.key_type,
+                    "Our beacon's PKI: ecdsa-p256 (default) or rsa-2048 (server and client keys)");
   bench->add_option(
       "--client", bench_args.client,
       "openssl (default: OpenSSL driven directly, one SSL_CTX per target, like\n"
