@@ -266,12 +266,7 @@ ResultRecord run_botan_client(const Operation& op, const std::string& beacon_url
       conn.close();
     }
     if (const long port = conn.local_port(); port > 0) r.evidence.local_port = port;
-    steps.push_back(
-        {{"method", spec.method},
-         {"path", path},
-         {"outcome", std::string(to_string(r.classification.outcome))},
-         {"http_status", r.evidence.http_status ? nlohmann::json(*r.evidence.http_status)
-                                                : nlohmann::json(nullptr)}});
+    steps.push_back(step_json(spec, path, r));
     last = std::move(r);
     if (last.classification.outcome != Outcome::kAccepted) break;
   }

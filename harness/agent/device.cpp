@@ -29,22 +29,6 @@ std::string base_of(std::string url) {
   return url;
 }
 
-nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const RequestResult& r) {
-  const Evidence& e = r.evidence;
-  return {{"method", spec.method},
-          {"path", path},
-          {"outcome", std::string(to_string(r.classification.outcome))},
-          {"curl_code", e.curl_code ? nlohmann::json(*e.curl_code) : nlohmann::json(nullptr)},
-          {"http_status", e.http_status ? nlohmann::json(*e.http_status) : nlohmann::json(nullptr)},
-          {"payload_check",
-           e.payload_check ? nlohmann::json(*e.payload_check) : nlohmann::json(nullptr)},
-          {"payload_verified",
-           e.payload_verified ? nlohmann::json(*e.payload_verified) : nlohmann::json(nullptr)},
-          {"bytes_sent", e.bytes_sent},
-          {"bytes_received", e.bytes_received},
-          {"elapsed_ms", e.elapsed_ms}};
-}
-
 }  // namespace
 
 Device::Device(DevicePlan plan) : plan_(std::move(plan)), pings_(plan_.beacons.size()) {

@@ -226,18 +226,6 @@ std::optional<std::string> expected_digest(const RequestSpec& spec, const AgentO
   return it->second;
 }
 
-nlohmann::json step(const RequestSpec& spec, const std::string& path, const RequestResult& r) {
-  const Evidence& e = r.evidence;
-  return {{"method", spec.method},
-          {"path", path},
-          {"outcome", std::string(to_string(r.classification.outcome))},
-          {"curl_code", e.curl_code ? nlohmann::json(*e.curl_code) : nlohmann::json(nullptr)},
-          {"http_status", e.http_status ? nlohmann::json(*e.http_status) : nlohmann::json(nullptr)},
-          {"bytes_sent", e.bytes_sent},
-          {"bytes_received", e.bytes_received},
-          {"elapsed_ms", e.elapsed_ms}};
-}
-
 }  // namespace
 
 ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
@@ -348,7 +336,7 @@ ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
       }
     }
     if (local_port > 0) r.evidence.local_port = local_port;
-    steps.push_back(step(spec, path, r));
+    steps.push_back(step_json(spec, path, r));
     last = std::move(r);
     if (last.classification.outcome != Outcome::kAccepted) {
       all_accepted = false;

@@ -110,6 +110,22 @@ bool use_credential(void* ssl_ctx, const LoadedCredential& cred) {
   return ok;
 }
 
+nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const RequestResult& r) {
+  const Evidence& e = r.evidence;
+  return {{"method", spec.method},
+          {"path", path},
+          {"outcome", std::string(to_string(r.classification.outcome))},
+          {"curl_code", e.curl_code ? nlohmann::json(*e.curl_code) : nlohmann::json(nullptr)},
+          {"http_status", e.http_status ? nlohmann::json(*e.http_status) : nlohmann::json(nullptr)},
+          {"payload_check",
+           e.payload_check ? nlohmann::json(*e.payload_check) : nlohmann::json(nullptr)},
+          {"payload_verified",
+           e.payload_verified ? nlohmann::json(*e.payload_verified) : nlohmann::json(nullptr)},
+          {"bytes_sent", e.bytes_sent},
+          {"bytes_received", e.bytes_received},
+          {"elapsed_ms", e.elapsed_ms}};
+}
+
 void observe(void* ssl_ctx, Transfer::Observation* observation) {
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
   SSL_CTX_set_ex_data(ctx, observation_index(), observation);

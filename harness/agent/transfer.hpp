@@ -8,6 +8,7 @@
 
 #include <botan/hash.h>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,6 +93,9 @@ class Transfer {
 void verify_payload(const RequestSpec& spec, const std::optional<std::string>& expected,
                     const std::string& body_sha256, const std::string& body_head,
                     const std::string& upload, Evidence& e);
+
+// One request of an operation as the record's evidence.steps shows it.
+nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const RequestResult& r);
 
 // Installs a preloaded credential on an OpenSSL SSL_CTX; false when the pair is unusable.
 bool use_credential(void* ssl_ctx, const LoadedCredential& credential);

@@ -243,13 +243,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
           return;
         }
       }
-      asio::post(socket_.get_executor(), [self = shared_from_this()] {
-        if (self->finished_ || !self->deferred_) return;
-        auto req = std::move(*self->deferred_);
-        self->deferred_.reset();
-        self->respond(req);
-        self->flush();
-      });
+      serve_deferred();
     }
   }
 
@@ -297,14 +291,19 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       return;
     }
     if (deferred_) {  // the renegotiation a folder asked for is done: serve the request now
-      asio::post(socket_.get_executor(), [self = shared_from_this()] {
-        if (self->finished_ || !self->deferred_) return;
-        auto req = std::move(*self->deferred_);
-        self->deferred_.reset();
-        self->respond(req);
-        self->flush();
-      });
+      serve_deferred();
     }
+  }
+
+  // Serves the request a folder's renegotiation held back (posted: not from inside Botan).
+  void serve_deferred() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->finished_ || !self->deferred_) return;
+      auto req = std::move(*self->deferred_);
+      self->deferred_.reset();
+      self->respond(req);
+      self->flush();
+    });
   }
 
   void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,

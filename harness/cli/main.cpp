@@ -257,6 +257,13 @@ long rss_kib() {
   return u.ru_maxrss;
 }
 
+// The PKCS#12 password of --p12: from an env var or a file, never from argv.
+std::string p12_password(const std::string& env, const fs::path& file) {
+  auto pw = read_secret("--p12-password-env", env, "--p12-password-file", file);
+  if (!pw) throw mtls::InputError("--p12 needs --p12-password-env VAR or --p12-password-file FILE");
+  return *pw;
+}
+
 int cmd_agent(AgentArgs a) {
   using namespace mtls::agent;
   AgentOptions& o = a.options;
@@ -272,13 +279,7 @@ int cmd_agent(AgentArgs a) {
                            ": must be 0.1..3600 seconds");
   o.total_timeout = std::chrono::milliseconds(static_cast<long>(a.timeout_s * 1000));
   o.connect_timeout = std::min(o.connect_timeout, o.total_timeout);
-  if (a.p12) {
-    auto pw = read_secret("--p12-password-env", a.p12_password_env, "--p12-password-file",
-                          a.p12_password_file);
-    if (!pw)
-      throw mtls::InputError("--p12 needs --p12-password-env VAR or --p12-password-file FILE");
-    o.credential.p12_password = *pw;
-  }
+  if (a.p12) o.credential.p12_password = p12_password(a.p12_password_env, a.p12_password_file);
   o.credential.name = !a.credential_name.empty() ? a.credential_name
                       : (a.cert || a.p12)        ? "custom"
                                                  : "none";
@@ -422,13 +423,7 @@ int cmd_probe(ProbeArgs a) {
   p.credential.cert = a.cert;
   p.credential.key = a.key;
   p.credential.p12 = a.p12;
-  if (a.p12) {
-    auto pw = read_secret("--p12-password-env", a.p12_password_env, "--p12-password-file",
-                          a.p12_password_file);
-    if (!pw)
-      throw mtls::InputError("--p12 needs --p12-password-env VAR or --p12-password-file FILE");
-    p.credential.p12_password = *pw;
-  }
+  if (a.p12) p.credential.p12_password = p12_password(a.p12_password_env, a.p12_password_file);
   mtls::engine::RunOptions o;
   o.out = a.out;
   o.jobs = 4;
@@ -509,6 +504,8 @@ int cmd_bench(const BenchArgs& a) {
   o.duration = std::chrono::milliseconds(static_cast<long>(a.duration_s * 1000));
   o.slice = std::chrono::milliseconds(static_cast<long>(a.slice_s * 1000));
   o.resume = a.resume;
+  if (a.client != "openssl" && a.client != "curl")
+    throw mtls::InputError("--client " + a.client + ": expected openssl or curl");
   o.client = a.client;
   if (!a.targets.empty() && a.key_type != "ecdsa-p256")
     throw mtls::InputError("--key-type applies to our own beacon, not to --target");

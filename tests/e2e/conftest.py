@@ -366,3 +366,18 @@ def nginx(tmp_path, pki, manifest, diag):
     yield start
     for s in started:
         s.stop()
+
+
+def nginx_optional_on_uploads(ports, tls, root, uploads):
+    """An nginx server block (for the `nginx` fixture) that asks for client certificates
+    (`optional`) and checks $ssl_client_verify on the download folder only: the upload folder
+    was forgotten, the bad setup both the side-door and the probe tests must catch."""
+    return f"""
+  server {{
+    listen 127.0.0.1:{ports[0]} ssl;
+    {tls}
+    ssl_verify_client optional;
+    root {root};
+    location /ManageSoftDL/ {{ if ($ssl_client_verify != SUCCESS) {{ return 403; }} }}
+    {uploads}
+  }}"""

@@ -9,6 +9,7 @@ import socket
 import subprocess
 from datetime import datetime
 
+from conftest import nginx_optional_on_uploads
 from helpers import BIN, credential_args
 
 
@@ -49,15 +50,7 @@ def test_probe_finds_the_plain_http_binding_and_respects_its_rate(harness, start
 
 
 def test_probe_with_pkcs12_and_writes_against_nginx(nginx, harness, pki, manifest, tmp_path, monkeypatch):
-    server = nginx("optional", lambda ports, tls, root, up: f"""
-  server {{
-    listen 127.0.0.1:{ports[0]} ssl;
-    {tls}
-    ssl_verify_client optional;
-    root {root};
-    location /ManageSoftDL/ {{ if ($ssl_client_verify != SUCCESS) {{ return 403; }} }}
-    {up}
-  }}""")
+    server = nginx("optional", nginx_optional_on_uploads)
     p12 = manifest["credentials"]["valid-p12"]
     monkeypatch.setenv("PROBE_P12_PASSWORD", (pki / p12["password_file"]).read_text().strip())
     base = ["probe", "--ca", pki / manifest["trust"]["server_ca_bundle"], "--target", server.url,

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import nginx_optional_on_uploads
 from helpers import HOME
 
 ALL_PATHS = "[https, plain-http, sni-host-mismatch, resumption-cross-listener, renegotiation, tls-downgrade]"
@@ -75,15 +76,7 @@ def test_correct_nginx_passes_with_no_finding(nginx, harness, tmp_path, pki, pro
 
 def test_optional_verification_on_the_upload_folder_is_an_exposure(nginx, harness, tmp_path, pki):
     # downloads check $ssl_client_verify; the upload folder was forgotten
-    server = nginx("optional", lambda ports, tls, root, up: f"""
-  server {{
-    listen 127.0.0.1:{ports[0]} ssl;
-    {tls}
-    ssl_verify_client optional;
-    root {root};
-    location /ManageSoftDL/ {{ if ($ssl_client_verify != SUCCESS) {{ return 403; }} }}
-    {up}
-  }}""")
+    server = nginx("optional", nginx_optional_on_uploads)
     p, report, findings = run_scenario(
         harness, tmp_path, pki, "nginx-optional",
         f"{{name: nginx, url: 'https://127.0.0.1:{server.port}', plain_http_url: 'http://127.0.0.1:{server.port}'}}")
