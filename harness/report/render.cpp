@@ -79,6 +79,15 @@ std::vector<json> sorted_findings(const json& doc) {
   return f;
 }
 
+// A finding's advisories (side doors: the CVEs of its class), "; "-joined; "" when none.
+std::string advisories(const json& f) {
+  std::string out;
+  if (f.contains("advisories") && f["advisories"].is_array())
+    for (const auto& a : f["advisories"])
+      if (a.is_string()) out += (out.empty() ? "" : "; ") + a.get<std::string>();
+  return out;
+}
+
 std::string overall(const json& s) {
   const int code = s.value("exit_code", 3);
   return code == 0 ? "PASS" : code == 1 ? "FAIL" : "INCONCLUSIVE";
@@ -168,7 +177,9 @@ std::string render_markdown(const json& doc) {
             ops += (ops.empty() ? "" : ", ") + o.get<std::string>();
           return ops;
         }()
-       << ")  \n  Fix: " << str(f, "remediation") << "\n";
+       << ")  \n"
+       << (advisories(f).empty() ? "" : "  Class: " + advisories(f) + "  \n")
+       << "  Fix: " << str(f, "remediation") << "\n";
   }
   if (!any) os << "None.\n";
   int declared = 0;
@@ -303,7 +314,10 @@ std::string render_html(const json& doc) {
        << f.value("operations", json::array()).size() << " operation(s):";
     for (const auto& o : f.value("operations", json::array()))
       os << " " << xml_escape(o.get<std::string>());
-    os << "</div><div class=\"fix\">Fix: " << xml_escape(str(f, "remediation")) << "</div></div>\n";
+    os << "</div>";
+    if (const std::string adv = advisories(f); !adv.empty())
+      os << "<div class=\"advisories\">Class: " << xml_escape(adv) << "</div>";
+    os << "<div class=\"fix\">Fix: " << xml_escape(str(f, "remediation")) << "</div></div>\n";
   }
 
   // Heat maps: per scenario, beacon and entry path, operations x credentials.

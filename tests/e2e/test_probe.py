@@ -36,6 +36,8 @@ def test_probe_finds_the_plain_http_binding_and_respects_its_rate(harness, start
     report, got = findings(out)
     assert got == {("EXPOSURE", "check", "none", "plain-http", ("get-ManageSoftDL",))}
     assert (out / "probe-scenario.yaml").exists() and "report.html" in p.stdout.decode()
+    # the finding names the class of bypass in every human report
+    assert "CWE-319" in (out / "report.md").read_text() and "CWE-319" in (out / "report.html").read_text()
     # GET only: no upload reached the beacon
     assert {r["method"] for r in beacon.records("request")} <= {"GET"}
     # at most 10 request starts per second: connections at least ~100 ms apart
