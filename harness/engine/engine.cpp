@@ -497,9 +497,16 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
     auto finish = [&](std::size_t i, ResultRecord got) {
       Check& ch = plan[i];
       ResultRecord r = ch.record;
-      if (ch.skip) {
+      // The protocol-level client speaks TLS 1.2 only (Botan 2): against a beacon that refuses
+      // TLS 1.2 the credential could not be presented, so the check was not carried out.
+      const bool tls12_refused = ch.client == Client::kBotan && got.evidence.tls_alert_code == 70 &&
+                                 !got.evidence.handshake_completed;
+      if (ch.skip || tls12_refused) {
         r.verdict = Verdict::kSkipped;
-        r.reason = *ch.skip;
+        r.reason = ch.skip ? *ch.skip
+                           : "not carried out: the beacon refused TLS 1.2, the only version of the "
+                             "protocol-level client (Botan 2) that presents this credential";
+        r.evidence = got.evidence;
       } else {
         r.outcome = got.outcome;
         r.evidence = got.evidence;
