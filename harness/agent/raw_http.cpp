@@ -196,14 +196,7 @@ RequestResult failed_connection(long code, const std::string& error,
   Evidence& e = out.evidence;
   e.curl_code = code;
   e.curl_error = error;
-  e.handshake_completed = obs.handshake_done;
-  if (!obs.version.empty()) e.tls_version = obs.version;
-  if (!obs.cipher.empty()) e.tls_cipher = obs.cipher;
-  if (obs.alert_code) {
-    e.tls_alert_code = *obs.alert_code;
-    e.tls_alert = alert_name(*obs.alert_code);
-    e.alert_after_handshake = obs.alert_after_handshake;
-  }
+  record_tls(obs, e);
   out.classification =
       classify({code, obs.alert_code, obs.alert_after_handshake, obs.handshake_done, {}, {}});
   return out;

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "agent/openssl_handles.hpp"
 #include "agent/raw_http.hpp"
 #include "agent/url.hpp"
 #include "core/files.hpp"
@@ -16,16 +17,7 @@
 namespace mtls::agent {
 namespace {
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
-struct SessionFree {
-  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
-};
-using Session = std::unique_ptr<SSL_SESSION, SessionFree>;
+using Session = SessionHandle;
 
 // Keeps the newest session the server hands out (TLS 1.3 tickets arrive after the handshake).
 int keep_session(SSL* ssl, SSL_SESSION* session) {
@@ -205,8 +197,8 @@ class OsslConnection : public RawConnection {
 
   Transfer::Observation& obs_;
   Clock::time_point deadline_;
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx_;
-  std::unique_ptr<SSL, SslFree> ssl_;
+  SslCtxHandle ctx_;
+  SslHandle ssl_;
   Tcp tcp_;
   Url url_;
   std::string sni_;

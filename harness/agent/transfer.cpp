@@ -25,20 +25,7 @@ int observation_index() {
 void info_callback(const SSL* ssl, int where, int ret) {
   auto* obs = static_cast<Transfer::Observation*>(
       SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), observation_index()));
-  if (obs == nullptr) return;
-  if (where & SSL_CB_HANDSHAKE_DONE) {
-    obs->handshake_done = true;
-    obs->version = SSL_get_version(ssl);
-    obs->cipher = SSL_get_cipher_name(ssl);
-  }
-  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ)) {
-    const int desc = ret & 0xff;
-    if (desc != 0 && !obs->alert_code) {  // 0 = close_notify: an orderly close, not a rejection
-      obs->alert_code = desc;
-      obs->alert_after_handshake = obs->handshake_done;
-      if (obs->version.empty()) obs->version = SSL_get_version(ssl);
-    }
-  }
+  if (obs != nullptr) note_tls_event(*obs, ssl, where, ret);
 }
 
 CURLcode ssl_ctx_callback(CURL*, void* ssl_ctx, void* user) {
@@ -124,6 +111,33 @@ nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const
           {"bytes_sent", e.bytes_sent},
           {"bytes_received", e.bytes_received},
           {"elapsed_ms", e.elapsed_ms}};
+}
+
+void note_tls_event(Transfer::Observation& obs, const SSL* ssl, int where, int ret) {
+  if (where & SSL_CB_HANDSHAKE_DONE) {
+    obs.handshake_done = true;
+    obs.version = SSL_get_version(ssl);
+    obs.cipher = SSL_get_cipher_name(ssl);
+  }
+  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ)) {
+    const int desc = ret & 0xff;
+    if (desc != 0 && !obs.alert_code) {  // 0 = close_notify: an orderly close, not a rejection
+      obs.alert_code = desc;
+      obs.alert_after_handshake = obs.handshake_done;
+      if (obs.version.empty()) obs.version = SSL_get_version(ssl);
+    }
+  }
+}
+
+void record_tls(const Transfer::Observation& obs, Evidence& e) {
+  e.handshake_completed = obs.handshake_done;
+  if (!obs.version.empty()) e.tls_version = obs.version;
+  if (!obs.cipher.empty()) e.tls_cipher = obs.cipher;
+  if (obs.alert_code) {
+    e.tls_alert_code = *obs.alert_code;
+    e.tls_alert = alert_name(*obs.alert_code);
+    e.alert_after_handshake = obs.alert_after_handshake;
+  }
 }
 
 void observe(void* ssl_ctx, Transfer::Observation* observation) {
@@ -265,14 +279,7 @@ RequestResult Transfer::finish(CURLcode code) {
   e.bytes_received = header_size + down;
   e.bytes_sent = request_size + up;
   if (local_port > 0) e.local_port = local_port;
-  e.handshake_completed = obs_.handshake_done;
-  if (!obs_.version.empty()) e.tls_version = obs_.version;
-  if (!obs_.cipher.empty()) e.tls_cipher = obs_.cipher;
-  if (obs_.alert_code) {
-    e.tls_alert_code = *obs_.alert_code;
-    e.tls_alert = alert_name(*obs_.alert_code);
-    e.alert_after_handshake = obs_.alert_after_handshake;
-  }
+  record_tls(obs_, e);
   Signals s{code, obs_.alert_code, obs_.alert_after_handshake, obs_.handshake_done, e.http_status,
             {}};
   if (code == CURLE_OK && status >= 200 && status < 300) {

@@ -18,6 +18,7 @@
 
 typedef struct x509_st X509;
 typedef struct evp_pkey_st EVP_PKEY;
+typedef struct ssl_st SSL;
 
 namespace mtls::agent {
 
@@ -96,6 +97,13 @@ void verify_payload(const RequestSpec& spec, const std::optional<std::string>& e
 
 // One request of an operation as the record's evidence.steps shows it.
 nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const RequestResult& r);
+
+// What an OpenSSL info-callback event tells about a connection (handshake done, the first
+// alert the peer sent), recorded into `obs`; every OpenSSL-based client's callback calls this.
+void note_tls_event(Transfer::Observation& obs, const SSL* ssl, int where, int ret);
+
+// The TLS part of a request's evidence (handshake state, version, cipher, alert) from `obs`.
+void record_tls(const Transfer::Observation& obs, Evidence& e);
 
 // Installs a preloaded credential on an OpenSSL SSL_CTX; false when the pair is unusable.
 bool use_credential(void* ssl_ctx, const LoadedCredential& credential);

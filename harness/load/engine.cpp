@@ -14,6 +14,7 @@
 #include <map>
 
 #include "agent/multi.hpp"
+#include "agent/openssl_handles.hpp"
 #include "agent/raw_http.hpp"
 #include "agent/transfer.hpp"
 #include "agent/url.hpp"
@@ -85,37 +86,22 @@ int observation_slot() {
 
 void on_info(const SSL* ssl, int where, int ret) {
   auto* obs = static_cast<agent::Transfer::Observation*>(SSL_get_ex_data(ssl, observation_slot()));
-  if (obs == nullptr) return;
-  if (where & SSL_CB_HANDSHAKE_DONE) obs->handshake_done = true;
-  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ) && (ret & 0xff) != 0 && !obs->alert_code) {
-    obs->alert_code = ret & 0xff;
-    obs->alert_after_handshake = obs->handshake_done;
-  }
+  if (obs != nullptr) agent::note_tls_event(*obs, ssl, where, ret);
 }
-
-struct CtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
-struct SessionFree {
-  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
-};
 
 struct NativeTarget {
   agent::Url url;
   addrinfo address{};
   sockaddr_storage storage{};
-  std::unique_ptr<SSL_CTX, CtxFree> ctx;
-  std::unique_ptr<SSL_SESSION, SessionFree> session;  // the last one, when resuming
+  agent::SslCtxHandle ctx;
+  agent::SessionHandle session;  // the last one, when resuming
 };
 
 struct Conn {
   enum class State { kConnecting, kHandshake, kWriting, kReading } state = State::kConnecting;
   std::size_t target = 0;
   int fd = -1;
-  std::unique_ptr<SSL, SslFree> ssl;
+  agent::SslHandle ssl;
   agent::Transfer::Observation obs;
   agent::ResponseReader reader{false};
   std::string request;
