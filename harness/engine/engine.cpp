@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <ostream>
 #include <set>
@@ -54,21 +56,52 @@ json git_commit() {
   return nullptr;
 }
 
-// The beacon's log records of one client connection, found by the agent's local port.
-json beacon_evidence(const fs::path& log, long local_port) {
-  std::error_code ec;
-  if (!fs::exists(log, ec)) return nullptr;
-  json connection = nullptr, requests = json::array();
-  std::istringstream in(read_file(log));
-  for (std::string line; std::getline(in, line);) {
-    json rec = json::parse(line, nullptr, false);
-    if (rec.is_discarded() || rec.value("peer_port", -1L) != local_port) continue;
-    if (rec.value("event", "") == "connection") connection = rec;
-    if (rec.value("event", "") == "request") requests.push_back(rec);
+// A beacon's evidence log, read once after the beacon stopped, indexed by client port. A port
+// can serve several connections in one run (a port the beacon closed first is free again at
+// once): the connection a check made is the one that ended closest to when the check finished.
+class BeaconLog {
+ public:
+  explicit BeaconLog(const fs::path& log) {
+    std::error_code ec;
+    if (!fs::exists(log, ec)) return;
+    std::istringstream in(read_file(log));
+    for (std::string line; std::getline(in, line);) {
+      json rec = json::parse(line, nullptr, false);
+      if (rec.is_discarded() || !rec.is_object()) continue;
+      const std::string event = rec.value("event", "");
+      if (event == "connection") connections_[rec.value("peer_port", -1L)].push_back(rec);
+      if (event == "request") requests_[rec.value("connection", -1L)].push_back(rec);
+    }
   }
-  if (connection.is_null() && requests.empty()) return nullptr;
-  return {{"connection", connection}, {"requests", requests}};
-}
+
+  json evidence(long local_port, std::chrono::system_clock::time_point finished) const {
+    const auto it = connections_.find(local_port);
+    if (it == connections_.end()) return nullptr;
+    const json* best = nullptr;
+    double best_gap = 0;
+    for (const json& c : it->second) {
+      const double gap = std::abs(std::chrono::duration<double>(ended(c) - finished).count());
+      if (best == nullptr || gap < best_gap) best = &c, best_gap = gap;
+    }
+    const auto req = requests_.find(best->value("connection", -2L));
+    return {{"connection", *best},
+            {"requests", req == requests_.end() ? json::array() : json(req->second)}};
+  }
+
+ private:
+  // A record's "ts" ("2026-11-26T22:11:18.170Z": when the connection ended).
+  static std::chrono::system_clock::time_point ended(const json& rec) {
+    const std::string ts = rec.value("ts", "");
+    std::tm tm{};
+    const char* rest = ::strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    auto t = std::chrono::system_clock::from_time_t(::timegm(&tm));
+    if (rest != nullptr && *rest == '.') t += std::chrono::milliseconds(std::atoi(rest + 1));
+    return t;
+  }
+
+  std::map<long, std::vector<json>> connections_;  // client port -> its connections
+  std::map<long, std::vector<json>> requests_;     // connection id -> its requests
+};
 
 // How the agent presents a manifest credential.
 agent::ClientCredential credential_for(const pki::Credential& c) {
@@ -494,7 +527,9 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       for (const auto& name : ch.beacon_names) ch.beacons.push_back({urls.at(name), 1});
     }
     std::vector<std::optional<ResultRecord>> done(plan.size());
+    std::vector<std::chrono::system_clock::time_point> finished_at(plan.size());
     auto finish = [&](std::size_t i, ResultRecord got) {
+      finished_at[i] = std::chrono::system_clock::now();
       Check& ch = plan[i];
       ResultRecord r = ch.record;
       // The protocol-level client speaks TLS 1.2 only (Botan 2): against a beacon that refuses
@@ -578,6 +613,8 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
         throw HarnessError("a beacon of " + sc.id + " ended with " + status +
                            " (stderr: " + tail_of(processes[bi]->stderr_log()) + ")");
     }
+    std::map<const BeaconProcess*, BeaconLog> logs;  // each log read once
+    for (const auto& p : processes) logs.emplace(p.get(), BeaconLog(p->log()));
     std::vector<ResultRecord> records;
     std::vector<std::size_t> record_check;  // plan index of each record
     for (std::size_t i = 0; i < done.size(); ++i) {
@@ -591,7 +628,8 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
           process = by_url.count(used) ? by_url[used] : nullptr;
         }
         if (process)
-          r->evidence.beacon_log = beacon_evidence(process->log(), *r->evidence.local_port);
+          r->evidence.beacon_log =
+              logs.at(process).evidence(*r->evidence.local_port, finished_at[i]);
       }
       records.push_back(*r);
     }
