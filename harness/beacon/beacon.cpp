@@ -34,6 +34,7 @@
 
 #include "beacon/content.hpp"
 #include "beacon/event_log.hpp"
+#include "beacon/handshake_crypto.hpp"
 #include "beacon/request_stream.hpp"
 #include "beacon/upload.hpp"
 #include "core/files.hpp"
@@ -109,6 +110,7 @@ struct ListenerRuntime {
   ListenerConfig config;
   std::unique_ptr<BeaconPolicy> policy;
   Botan::Certificate_Store* trust = nullptr;
+  const ClientChainValidator* validator = nullptr;  // for `trust`
   Botan::TLS::Session_Manager* sessions = nullptr;
   const Botan::SymmetricKey* ticket_key = nullptr;
 
@@ -133,6 +135,8 @@ struct Shared {
   EventLog log;
   Botan::System_RNG rng;
   std::unique_ptr<Botan::Certificate_Store_In_Memory> trust_plain, trust_crl;
+  std::unique_ptr<ClientChainValidator> validator_plain, validator_crl;
+  SignerPool signers;  // for identity.key
   std::map<std::string, std::unique_ptr<Botan::TLS::Session_Manager_In_Memory>> session_managers;
   std::map<std::string, Botan::SymmetricKey> ticket_keys;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners;
@@ -149,11 +153,14 @@ struct Shared {
     if (c.store_dir) uploads.emplace(*c.store_dir, c.upload_extensions, c.upload_max_bytes);
     trust_plain = client_trust_store(m.client_ca, std::nullopt);
     trust_crl = client_trust_store(m.client_ca, m.client_crls);
+    validator_plain = std::make_unique<ClientChainValidator>(*trust_plain);
+    validator_crl = std::make_unique<ClientChainValidator>(*trust_crl);
     for (const auto& lc : c.listeners) {
       auto l = std::make_unique<ListenerRuntime>();
       l->config = lc;
       l->policy = std::make_unique<BeaconPolicy>(lc.min_tls, lc.crl, !lc.folders.empty());
       l->trust = lc.crl ? trust_crl.get() : trust_plain.get();
+      l->validator = lc.crl ? validator_crl.get() : validator_plain.get();
       // Listeners naming the same session_cache share sessions and the ticket key.
       const std::string cache = lc.session_cache.empty() ? "listener:" + lc.name : lc.session_cache;
       auto& mgr = session_managers[cache];
@@ -306,6 +313,14 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     });
   }
 
+  // The beacon's signer is made once, not per handshake (handshake_crypto.hpp).
+  std::vector<uint8_t> tls_sign_message(const Botan::Private_Key& key,
+                                        Botan::RandomNumberGenerator&, const std::string& emsa,
+                                        Botan::Signature_Format format,
+                                        const std::vector<uint8_t>& msg) override {
+    return shared_.signers.sign(key, emsa, format, msg);
+  }
+
   void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
                              const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
                              const std::vector<Botan::Certificate_Store*>& trusted,
@@ -313,7 +328,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
                              const Botan::TLS::Policy& policy) override {
     if (!chain.empty()) client_cert_ = cert_json(chain.front());
     try {
-      Botan::TLS::Callbacks::tls_verify_cert_chain(chain, ocsp, trusted, usage, hostname, policy);
+      if (trusted.size() == 1 && trusted.front() == listener_.trust)
+        listener_.validator->verify(chain, ocsp, usage, hostname, policy);
+      else
+        Botan::TLS::Callbacks::tls_verify_cert_chain(chain, ocsp, trusted, usage, hostname, policy);
       verification_ = "ok";
     } catch (const std::exception& e) {
       // The client is told only bad_certificate (or, below, an HTTP status); the log keeps why.
