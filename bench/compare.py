@@ -2,7 +2,11 @@
 """compare.py: the handshake figures side by side, in one run, on the same certificates:
   1. our beacon vs nginx (Debian nginx-light, TLS 1.2, same cipher and curve): server CPU per
      handshake, server-only and mTLS, measured by `mtls-harness bench` for both;
-  2. our generator vs `openssl s_time` against nginx's mTLS port: generator CPU per handshake;
+  2. our generator vs `openssl s_time` against nginx's mTLS port: generator CPU per handshake.
+     `s_time` cannot send a certificate chain (its -cert loads the leaf only), so nginx's mTLS server
+     trusts the client CA bundle (root + issuing CA) and verifies the same path either way; nginx's
+     access log (status only) says what each client's requests got, so that only answered (200)
+     handshakes are compared;
   3. why a handshake must count only when the server answered: against a TLS 1.3 server that
      requires a client certificate (`openssl s_server -Verify`), `s_time` without a certificate
      reports "connections" while `bench` reports zero handshakes and the refusals by outcome.
@@ -50,15 +54,18 @@ def start_nginx(work, pki, m):
     common = (f"ssl_certificate {pki / b['cert']}; ssl_certificate_key {pki / b['key']}; "
               "ssl_protocols TLSv1.2; ssl_ciphers ECDHE-ECDSA-CHACHA20-POLY1305; ssl_ecdh_curve X25519:prime256v1; "
               "location /ManageSoftDL/ { return 200 \"ManageSoftDL\\n\"; }")
+    # The mTLS server trusts the bundle (root + issuing CA): a client that sends only its leaf
+    # (s_time) is verified along the same path as one that sends its chain (bench).
     (work / "nginx.conf").write_text(f"""
 daemon off; master_process on; worker_processes 1; user root; worker_rlimit_nofile 4096;
 error_log {work}/logs/error.log warn; pid {work}/nginx.pid;
 events {{ worker_connections 2048; }}
 http {{
-  access_log off;
+  log_format status_only '$status';
+  access_log {work}/logs/access.log status_only;
   server {{ listen 127.0.0.1:{ports['server-only']} ssl; {common} }}
   server {{ listen 127.0.0.1:{ports['mtls']} ssl; {common}
-           ssl_client_certificate {pki / m['trust']['client_ca_roots']}; ssl_verify_client on; ssl_verify_depth 3; }}
+           ssl_client_certificate {pki / m['trust']['client_ca_bundle']}; ssl_verify_client on; ssl_verify_depth 3; }}
 }}""")
     env = dict(os.environ, NGINX=f"{plain.fileno()};{mutual.fileno()};")
     proc = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf")], env=env,
@@ -78,6 +85,21 @@ http {{
         proc.terminate()
         sys.exit("nginx did not fork its worker")
     return proc, ports, int(worker)
+
+
+class AccessLog:
+    """nginx's status-only access log, read phase by phase: the statuses logged since the last call."""
+
+    def __init__(self, path):
+        self.path, self.offset = path, 0
+
+    def since_last(self):
+        data = self.path.read_bytes() if self.path.exists() else b""
+        lines, self.offset = data[self.offset:].split(), len(data)
+        counts = {}
+        for status in lines:
+            counts[status.decode()] = counts.get(status.decode(), 0) + 1
+        return counts
 
 
 def proc_cpu_us(pid):
@@ -117,6 +139,7 @@ def main():
 
     ours = bench(a.bin, work / "ours", seconds=a.seconds * 2)
     nginx, ports, worker = start_nginx(work / "nginx", pki, m)
+    access = AccessLog(work / "nginx" / "logs" / "access.log")
     try:
         theirs = bench(a.bin, work / "theirs", "--target", f"server-only=https://127.0.0.1:{ports['server-only']}",
                        "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca, "--cert", cert,
@@ -124,10 +147,13 @@ def main():
         ours_on_nginx = bench(a.bin, work / "gen", "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca,
                               "--cert", cert, "--key", key, "--concurrency", "1", "--pid", worker,
                               seconds=a.seconds)["mtls"]
+        access.since_last()  # nginx logs a request when it ends: the runs above are over
+        statuses_ours = ours_on_nginx.get("http_statuses", {})
         nginx_before = proc_cpu_us(worker)
         st_conn, st_cpu = s_time(["-connect", f"127.0.0.1:{ports['mtls']}", "-CAfile", ca, "-cert", cert, "-key", key,
                                   "-www", "/ManageSoftDL/"], a.seconds)
         nginx_under_s_time = (proc_cpu_us(worker) - nginx_before) / st_conn if st_conn else None
+        statuses_s_time = access.since_last()
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
@@ -173,7 +199,11 @@ def main():
             "ours_over_s_time": ratio(ours_on_nginx["generator_cpu_us_per_handshake"], st_cpu / st_conn if st_conn else 0),
             # the server's side of the same two one-connection-at-a-time runs
             "nginx_cpu_us_per_handshake_under_ours": round(ours_on_nginx["server_cpu_us_per_handshake"], 1),
-            "nginx_cpu_us_per_handshake_under_s_time": round(nginx_under_s_time, 1) if nginx_under_s_time else None},
+            "nginx_cpu_us_per_handshake_under_s_time": round(nginx_under_s_time, 1) if nginx_under_s_time else None,
+            # what nginx answered each client: like for like only when both got 200 throughout
+            "nginx_statuses_under_ours": statuses_ours,
+            "nginx_statuses_under_s_time": statuses_s_time,
+            "like_for_like": set(statuses_ours) == {"200"} and set(statuses_s_time) == {"200"}},
         "tls13_refused_without_certificate": {
             "s_time_reported_connections": st13_conn,
             "bench_counted_handshakes": ours13["handshakes"],
