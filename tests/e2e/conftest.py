@@ -323,17 +323,28 @@ def start_s_server(workdir, pki, manifest, *extra):
 @pytest.fixture
 def reference_servers(tmp_path, pki, manifest, diag):
     """Factory: reference_servers("nginx", protocols=...) or ("s_server", *flags); stopped after."""
-    started = []
+    count = iter(range(1000))
 
     def start(kind, *args, **kwargs):
-        workdir = tmp_path / f"{kind}-{len(started)}"
-        server = (start_nginx(workdir, pki, manifest, *args, **kwargs) if kind == "nginx"
-                  else start_s_server(workdir, pki, manifest, *args))
+        workdir = tmp_path / f"{kind}-{next(count)}"
+        return (start_nginx(workdir, pki, manifest, *args, **kwargs) if kind == "nginx"
+                else start_s_server(workdir, pki, manifest, *args))
+
+    yield from _servers_stopped_after(diag, start)
+
+
+def _servers_stopped_after(diag, start):
+    """For a server-factory fixture: yields `start` wrapped so that every server it starts has its
+    diagnostics printed on failure and is stopped when the test ends."""
+    started = []
+
+    def tracked(*args, **kwargs):
+        server = start(*args, **kwargs)
         started.append(server)
         diag.add(server.diagnostics)
         return server
 
-    yield start
+    yield tracked
     for s in started:
         s.stop()
 
@@ -343,8 +354,6 @@ def nginx(tmp_path, pki, manifest, diag):
     """Factory: nginx(name, servers(ports, tls, root, uploads), sockets) serving a copy of the
     beacon content with our PKI (tls: the certificate, client CA, CRL lines); uploads are WebDAV
     PUTs under /ManageSoftRL/. Stopped after the test."""
-    started = []
-
     def start(name, servers, sockets=1):
         workdir = tmp_path / name
         root = workdir / "www"
@@ -358,14 +367,9 @@ def nginx(tmp_path, pki, manifest, diag):
                f"    ssl_client_certificate {pki / manifest['trust']['client_ca_roots']};\n"
                f"    ssl_crl {pki / manifest['trust']['client_crls']}; ssl_verify_depth 3;")
         uploads = "location /ManageSoftRL/ { dav_methods PUT; create_full_put_path on; }"
-        server = launch_nginx(workdir, lambda ports: servers(ports, tls, root, uploads), sockets)
-        started.append(server)
-        diag.add(server.diagnostics)
-        return server
+        return launch_nginx(workdir, lambda ports: servers(ports, tls, root, uploads), sockets)
 
-    yield start
-    for s in started:
-        s.stop()
+    yield from _servers_stopped_after(diag, start)
 
 
 def nginx_optional_on_uploads(ports, tls, root, uploads):
