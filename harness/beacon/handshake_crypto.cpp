@@ -34,12 +34,6 @@ namespace {
 using Botan::Certificate_Status_Code;
 using Path = std::vector<std::shared_ptr<const Botan::X509_Certificate>>;
 
-// The anchor's public key, when the issuer at `i + 1` is the anchor; otherwise decoded now.
-struct IssuerKey {
-  const Botan::Public_Key* key;
-  std::unique_ptr<Botan::Public_Key> owned;
-};
-
 }  // namespace
 
 ClientChainValidator::ClientChainValidator(Botan::Certificate_Store& store) : store_(store) {
@@ -118,15 +112,12 @@ bool ClientChainValidator::quick_accepts(const std::vector<Botan::X509_Certifica
         signature = anchor->self_signature;
         strength = anchor->strength;
       } else {
-        IssuerKey k{nullptr, nullptr};
-        if (i + 2 == n) {
-          k.key = anchor->key.get();
-        } else {
-          k.owned = issuer.load_subject_public_key();
-          k.key = k.owned.get();
-        }
-        signature = cert.verify_signature(*k.key);
-        strength = k.key->estimated_strength();
+        // The issuer's key: the anchor's, decoded at load, or decoded now.
+        std::unique_ptr<Botan::Public_Key> decoded;
+        const Botan::Public_Key& key =
+            i + 2 == n ? *anchor->key : *(decoded = issuer.load_subject_public_key());
+        signature = cert.verify_signature(key);
+        strength = key.estimated_strength();
       }
       if (signature != Certificate_Status_Code::VERIFIED) s.insert(signature);
       if (strength < restrictions.minimum_key_strength())
