@@ -330,38 +330,36 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> server_us_, bound_us_, primitive_us_;
 };
 
+// Every figure is process CPU time in microseconds (see process_cpu_us).
+void in_process_us(benchmark::internal::Benchmark* b) {
+  b->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+}
+
 void register_all() {
   for (auto [t, tname] :
        {std::pair{KeyType::kEcdsaP256, "p256"}, std::pair{KeyType::kRsa2048, "rsa2048"}}) {
     for (bool mutual : {false, true}) {
       const std::string mode = mutual ? "mtls" : "server-only";
-      benchmark::RegisterBenchmark(
+      in_process_us(benchmark::RegisterBenchmark(
           ("BM_CryptoLowerBound/" + std::string(tname) + "/" + mode).c_str(), BM_CryptoLowerBound,
-          Setup{t, mutual, false, false})
-          ->MeasureProcessCPUTime()
-          ->Unit(benchmark::kMicrosecond);
+          Setup{t, mutual, false, false}));
       if (!mutual) {
         for (auto [op, oname] :
              {std::pair{&Primitives::sign, "sign"}, std::pair{&Primitives::key_exchange, "x25519"},
               std::pair{&Primitives::certificate_verify, "certificate-verify"},
               std::pair{&Primitives::chain_signatures, "chain-signatures"}})
-          benchmark::RegisterBenchmark(("BM_Primitive/" + std::string(tname) + "/" + oname).c_str(),
-                                       BM_Primitive, t, op)
-              ->MeasureProcessCPUTime()
-              ->Unit(benchmark::kMicrosecond);
+          in_process_us(benchmark::RegisterBenchmark(
+              ("BM_Primitive/" + std::string(tname) + "/" + oname).c_str(), BM_Primitive, t, op));
       }
       for (bool resumed : {false, true})
         for (bool crl : mutual ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
           const std::string n = "BM_Handshake/" + std::string(tname) + "/" + mode +
                                 (crl ? "/crl" : "") + (resumed ? "/resumed" : "/full");
-          benchmark::RegisterBenchmark(n.c_str(), BM_Handshake, Setup{t, mutual, resumed, crl})
-              ->MeasureProcessCPUTime()
-              ->Unit(benchmark::kMicrosecond);
+          in_process_us(benchmark::RegisterBenchmark(n.c_str(), BM_Handshake,
+                                                     Setup{t, mutual, resumed, crl}));
           if (!resumed && !crl)  // the same handshake with Botan's default signing and validation
-            benchmark::RegisterBenchmark((n + "/botan-default").c_str(), BM_Handshake,
-                                         Setup{t, mutual, false, false, true})
-                ->MeasureProcessCPUTime()
-                ->Unit(benchmark::kMicrosecond);
+            in_process_us(benchmark::RegisterBenchmark((n + "/botan-default").c_str(), BM_Handshake,
+                                                       Setup{t, mutual, false, false, true}));
         }
     }
   }
