@@ -15,6 +15,7 @@ Loopback only, bounded by --seconds per measurement. Prints one JSON object.
 usage: bench/compare.py --bin build/ci/harness/mtls-harness [--seconds 6]
 """
 import argparse
+import collections
 import json
 import os
 import pathlib
@@ -95,11 +96,8 @@ class AccessLog:
 
     def since_last(self):
         data = self.path.read_bytes() if self.path.exists() else b""
-        lines, self.offset = data[self.offset:].split(), len(data)
-        counts = {}
-        for status in lines:
-            counts[status.decode()] = counts.get(status.decode(), 0) + 1
-        return counts
+        new, self.offset = data[self.offset:], len(data)
+        return dict(collections.Counter(new.decode().split()))
 
 
 def proc_cpu_us(pid):
