@@ -35,12 +35,8 @@ class Catalogue {
   // Throws InputError naming the file, line and field. Payload files are read here, relative to
   // `fixtures` (default: the file's folder).
   static Catalogue load(const std::filesystem::path& file);
-  static Catalogue load_default();
+  static Catalogue load_default();  // fixtures/operations.yaml
 
- private:
-  static Catalogue load_fields(const std::filesystem::path& file);
-
- public:  // fixtures/operations.yaml
   // Throws InputError listing the known ids.
   const Operation& get(const std::string& id) const;
   std::vector<std::string> ids() const;
@@ -48,6 +44,7 @@ class Catalogue {
   void add(Operation op);
 
  private:
+  static Catalogue load_fields(const std::filesystem::path& file);
   std::map<std::string, Operation> ops_;
 };
 
