@@ -77,6 +77,7 @@ struct AgentOptions {
   EntryPathSettings entry;
   TrustSettings trust;
   std::string device = "device-0001";
+  std::string check_id;  // the check these requests belong to: fills "{check}" in PUT payloads
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{60000};
   // Expected SHA-256 per catalogue `content` path, when the beacon is ours (engine knows them).

@@ -252,7 +252,7 @@ ResultRecord run_botan_client(const Operation& op, const std::string& beacon_url
   RequestResult last;
   for (const RequestSpec& spec : op.requests) {
     const std::string path = spec.path_for(o.device);
-    const std::string body = spec.method == "PUT" ? spec.body_for(o.device) : "";
+    const std::string body = spec.method == "PUT" ? spec.body_for(o.device, o.check_id) : "";
     std::optional<std::string> expected;
     if (spec.content)
       if (auto it = o.known_digests.find(*spec.content); it != o.known_digests.end())

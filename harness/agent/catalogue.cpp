@@ -21,8 +21,10 @@ std::string RequestSpec::path_for(const std::string& device) const {
   return with_device(path_template, device);
 }
 
-std::string RequestSpec::body_for(const std::string& device) const {
+std::string RequestSpec::body_for(const std::string& device, const std::string& check) const {
   std::string body = payload ? with_device(*payload, device) : std::string();
+  for (std::size_t at = 0; (at = body.find("{check}", at)) != std::string::npos; at += check.size())
+    body.replace(at, 7, check);
   if (!gzip) return body;
   std::unique_ptr<Botan::Compression_Algorithm> z(Botan::make_compressor("gzip"));
   if (!z) throw HarnessError("this Botan build has no gzip compression");

@@ -20,8 +20,10 @@ struct RequestSpec {
   bool gzip = false;                   // PUT: gzip the payload
 
   std::string path_for(const std::string& device) const;
-  // The bytes a PUT sends for `device` (template filled in, gzipped if asked).
-  std::string body_for(const std::string& device) const;
+  // The bytes a PUT sends for `device` (template filled in, gzipped if asked). "{check}" in the
+  // payload becomes `check`: a probe's test upload names its check, so that reading it back tells
+  // which check stored it.
+  std::string body_for(const std::string& device, const std::string& check = "") const;
 };
 
 struct Operation {

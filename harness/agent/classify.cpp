@@ -1,13 +1,18 @@
 // classify.cpp: see classify.hpp. The rules, in order:
 //  1. the agent's own credential could not be used          -> CLIENT_CREDENTIAL_ERROR
 //  2. the agent refused the beacon's certificate             -> SERVER_UNTRUSTED
-//  3. no connection (DNS, refused, timeout)                  -> UNREACHABLE
-//  4. the beacon sent a fatal alert: before our Finished     -> REJECTED_HANDSHAKE
+//  3. the handshake completed, then no answer in time        -> PROTOCOL_ERROR (it was reachable)
+//  4. no connection (DNS, refused, connect timeout)          -> UNREACHABLE
+//  5. the beacon sent a fatal alert: before our Finished     -> REJECTED_HANDSHAKE
 //                                    after it (TLS 1.3)      -> REJECTED_AFTER_HANDSHAKE
-//  5. the beacon closed after the handshake, no HTTP answer  -> REJECTED_AFTER_HANDSHAKE
-//  6. an HTTP answer: 400/401/403/495/496                    -> REJECTED_HTTP
+//  6. the beacon closed (or reset the HTTP/2 stream) after the handshake, no HTTP answer
+//                                                            -> REJECTED_AFTER_HANDSHAKE
+//  7. an HTTP answer: 3xx or 4xx (a refusal of some shape: 400 "no certificate", 403, a 302 to a
+//                    help page, 404/405 for unverified clients) -> REJECTED_HTTP
 //                    2xx with the payload verified           -> ACCEPTED
-//  7. anything else                                          -> PROTOCOL_ERROR
+//  8. anything else (5xx, 1xx, a failed payload check)       -> PROTOCOL_ERROR
+// Whether a refusal is about the client certificate is the verdict's business (engine/verdict):
+// it compares a refusal with what the positive control got on the same path.
 #include "agent/classify.hpp"
 
 #include <curl/curl.h>
@@ -58,7 +63,7 @@ std::string alert_name(int code) {
 namespace {
 bool is_rejecting_status(long s) {
   // 421: a server that refuses a Host other than the TLS name it negotiated (nginx, our beacon).
-  return s == 400 || s == 401 || s == 403 || s == 421 || s == 495 || s == 496;
+  return s >= 300 && s < 500;
 }
 }  // namespace
 
@@ -73,6 +78,10 @@ Classification classify(const Signals& s) {
       c == CURLE_SSL_PINNEDPUBKEYNOTMATCH || c == CURLE_SSL_INVALIDCERTSTATUS)
     return {Outcome::kServerUntrusted,
             "the agent did not trust the beacon's certificate (curl " + std::to_string(c) + ")"};
+  if (c == CURLE_OPERATION_TIMEDOUT && s.handshake_completed && !s.http_status)
+    return {Outcome::kProtocolError,
+            "the beacon completed the TLS handshake, then sent no answer within the time limit "
+            "(curl 28): reachable, but silent"};
   if (c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_COULDNT_CONNECT ||
       c == CURLE_OPERATION_TIMEDOUT || c == CURLE_COULDNT_RESOLVE_PROXY)
     return {Outcome::kUnreachable,
@@ -86,8 +95,9 @@ Classification classify(const Signals& s) {
             "the beacon ended the handshake with the TLS alert " + name};
   }
   if (c != CURLE_OK) {
+    // 16/92: the HTTP/2 stream or connection was reset (Go servers such as Caddy refuse so).
     const bool closed = c == CURLE_GOT_NOTHING || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
-                        c == CURLE_SSL_CLIENTCERT;
+                        c == CURLE_SSL_CLIENTCERT || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
     if (closed && s.handshake_completed && !s.http_status)
       return {Outcome::kRejectedAfterHandshake,
               "the beacon closed the connection after the handshake without an HTTP answer (curl " +
@@ -97,7 +107,9 @@ Classification classify(const Signals& s) {
   if (!s.http_status) return {Outcome::kProtocolError, "no HTTP status"};
   const long st = *s.http_status;
   if (is_rejecting_status(st))
-    return {Outcome::kRejectedHttp, "the beacon answered HTTP " + std::to_string(st)};
+    return {Outcome::kRejectedHttp,
+            "the beacon answered HTTP " + std::to_string(st) +
+                (st >= 300 && st < 400 ? " (a redirect, not the resource)" : "")};
   if (st >= 200 && st < 300) {
     if (s.payload_verified == false)
       return {Outcome::kProtocolError,

@@ -87,9 +87,10 @@ std::unique_ptr<Transfer> Device::next() {
     if (auto d = sums->second.find(rel); d != sums->second.end()) expected = d->second;
   }
   in_flight_ = true;
-  return start(Kind::kRequest, beacon, spec, spec.path_for(plan_.options.device),
-               spec.method == "PUT" ? spec.body_for(plan_.options.device) : "", expected,
-               plan_.options.total_timeout);
+  return start(
+      Kind::kRequest, beacon, spec, spec.path_for(plan_.options.device),
+      spec.method == "PUT" ? spec.body_for(plan_.options.device, plan_.options.check_id) : "",
+      expected, plan_.options.total_timeout);
 }
 
 void Device::rank() {

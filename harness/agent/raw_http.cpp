@@ -128,6 +128,8 @@ void ResponseReader::feed(std::string_view data) {
         }
         if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos)
           chunked_ = true;
+        if (name == "content-type") content_type_ = value;
+        if (name == "location") location_ = value;
       }
       pos = next;
     }
@@ -245,9 +247,13 @@ RequestResult exchange(RawConnection& conn, const Transfer::Observation& obs,
   e.bytes_sent = static_cast<long long>(request.size());
   e.bytes_received = reader.bytes();
   e.http_status = reader.status();
+  const std::string body_sha256 = reader.sha256_hex();
+  if (e.http_status) record_body(e, body_sha256, reader.body_bytes(), reader.body_head());
+  if (reader.content_type()) e.content_type = reader.content_type();
+  if (reader.location()) e.redirect_to = reader.location();
   Signals s{code, obs.alert_code, obs.alert_after_handshake, obs.handshake_done, e.http_status, {}};
   if (code == CURLE_OK && e.http_status && *e.http_status >= 200 && *e.http_status < 300) {
-    verify_payload(spec, expected, reader.sha256_hex(), reader.body_head(), upload, e);
+    verify_payload(spec, expected, body_sha256, reader.body_head(), upload, e);
     s.payload_verified = e.payload_verified;
   }
   out.classification = classify(s);

@@ -60,6 +60,9 @@ class ResponseReader {
   std::string sha256_hex();
   const std::string& body_head() const { return kept_; }
   long long bytes() const { return bytes_; }
+  long long body_bytes() const { return body_bytes_; }
+  const std::optional<std::string>& content_type() const { return content_type_; }
+  const std::optional<std::string>& location() const { return location_; }
 
  private:
   void body(std::string_view data);
@@ -68,6 +71,7 @@ class ResponseReader {
   std::optional<long> status_;
   std::optional<long long> length_;
   bool chunked_ = false, in_body_ = false, done_ = false, malformed_ = false;
+  std::optional<std::string> content_type_, location_;
   std::string chunk_buf_;
   long long chunk_left_ = -1;  // -1: reading a chunk-size line
   long long body_bytes_ = 0, bytes_ = 0;

@@ -241,7 +241,7 @@ ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
 
   for (const RequestSpec& spec : op.requests) {
     const std::string path = spec.path_for(o.device);
-    const std::string body = spec.method == "PUT" ? spec.body_for(o.device) : "";
+    const std::string body = spec.method == "PUT" ? spec.body_for(o.device, o.check_id) : "";
     Transfer::Observation obs;
     RequestResult r;
     long local_port = 0;

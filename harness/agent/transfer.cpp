@@ -97,20 +97,36 @@ bool use_credential(void* ssl_ctx, const LoadedCredential& cred) {
   return ok;
 }
 
+void record_body(Evidence& e, const std::string& sha256, long long bytes, const std::string& head) {
+  constexpr std::size_t kHead = 256;
+  e.body_sha256 = sha256;
+  e.body_bytes = bytes;
+  std::string shown = head.substr(0, kHead);
+  for (char& ch : shown)
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '.';
+  e.body_head = shown;
+}
+
 nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const RequestResult& r) {
   const Evidence& e = r.evidence;
-  return {{"method", spec.method},
-          {"path", path},
-          {"outcome", std::string(to_string(r.classification.outcome))},
-          {"curl_code", e.curl_code ? nlohmann::json(*e.curl_code) : nlohmann::json(nullptr)},
-          {"http_status", e.http_status ? nlohmann::json(*e.http_status) : nlohmann::json(nullptr)},
-          {"payload_check",
-           e.payload_check ? nlohmann::json(*e.payload_check) : nlohmann::json(nullptr)},
-          {"payload_verified",
-           e.payload_verified ? nlohmann::json(*e.payload_verified) : nlohmann::json(nullptr)},
-          {"bytes_sent", e.bytes_sent},
-          {"bytes_received", e.bytes_received},
-          {"elapsed_ms", e.elapsed_ms}};
+  return {
+      {"method", spec.method},
+      {"path", path},
+      {"outcome", std::string(to_string(r.classification.outcome))},
+      {"curl_code", e.curl_code ? nlohmann::json(*e.curl_code) : nlohmann::json(nullptr)},
+      {"http_status", e.http_status ? nlohmann::json(*e.http_status) : nlohmann::json(nullptr)},
+      {"payload_check",
+       e.payload_check ? nlohmann::json(*e.payload_check) : nlohmann::json(nullptr)},
+      {"payload_verified",
+       e.payload_verified ? nlohmann::json(*e.payload_verified) : nlohmann::json(nullptr)},
+      {"payload_sha256",
+       e.payload_sha256 ? nlohmann::json(*e.payload_sha256) : nlohmann::json(nullptr)},
+      {"body_sha256", e.body_sha256 ? nlohmann::json(*e.body_sha256) : nlohmann::json(nullptr)},
+      {"body_bytes", e.body_bytes ? nlohmann::json(*e.body_bytes) : nlohmann::json(nullptr)},
+      {"content_type", e.content_type ? nlohmann::json(*e.content_type) : nlohmann::json(nullptr)},
+      {"bytes_sent", e.bytes_sent},
+      {"bytes_received", e.bytes_received},
+      {"elapsed_ms", e.elapsed_ms}};
 }
 
 void note_tls_event(Transfer::Observation& obs, const SSL* ssl, int where, int ret) {
@@ -280,11 +296,18 @@ RequestResult Transfer::finish(CURLcode code) {
   e.bytes_sent = request_size + up;
   if (local_port > 0) e.local_port = local_port;
   record_tls(obs_, e);
+  const std::string body_sha256 = Botan::hex_encode(down_.hash->final(), false);
+  if (status > 0) record_body(e, body_sha256, down, down_.kept);
+  char* content_type = nullptr;
+  if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
+    e.content_type = content_type;
+  char* location = nullptr;
+  if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)
+    e.redirect_to = location;
   Signals s{code, obs_.alert_code, obs_.alert_after_handshake, obs_.handshake_done, e.http_status,
             {}};
   if (code == CURLE_OK && status >= 200 && status < 300) {
-    verify_payload(spec_, expected_, Botan::hex_encode(down_.hash->final(), false), down_.kept,
-                   up_.data, e);
+    verify_payload(spec_, expected_, body_sha256, down_.kept, up_.data, e);
     s.payload_verified = e.payload_verified;
   }
   out.classification = classify(s);

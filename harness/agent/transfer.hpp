@@ -95,6 +95,10 @@ void verify_payload(const RequestSpec& spec, const std::optional<std::string>& e
                     const std::string& body_sha256, const std::string& body_head,
                     const std::string& upload, Evidence& e);
 
+// The answer's body into `e` (any status): its SHA-256, size and first bytes (non-printable bytes
+// shown as '.'), what the engine compares with the positive control's answer.
+void record_body(Evidence& e, const std::string& sha256, long long bytes, const std::string& head);
+
 // One request of an operation as the record's evidence.steps shows it.
 nlohmann::json step_json(const RequestSpec& spec, const std::string& path, const RequestResult& r);
 

@@ -28,6 +28,15 @@ struct Evidence {
   std::optional<std::string> payload_sha256;
   std::optional<std::string> payload_check;  // "sha256", "format" or null when not checked
   std::optional<bool> payload_verified;
+  // The answer's body, whatever its status: what a refusal is told apart from access by (the same
+  // content the positive control got, or another page). body_head: its first bytes, printable.
+  std::optional<std::string> body_sha256;
+  std::optional<long long> body_bytes;
+  std::optional<std::string> body_head;
+  std::optional<std::string> content_type;
+  std::optional<std::string> redirect_to;  // a 3xx answer's Location
+  // An upload answered 2xx without a receipt: what reading it back with the valid credential gave.
+  nlohmann::json upload_readback;
   nlohmann::json beacon_log;  // the beacon's own record of this attempt, when the beacon is ours
   nlohmann::json steps;       // every request the operation made (method, path, outcome, ...)
   nlohmann::json selection;   // beacon ranking, failover attempts and the beacon used

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <set>
@@ -271,6 +272,7 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
     else
       ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
     ch.options.known_digests = digests;
+    ch.options.check_id = ch.record.check_id;
     ch.options.entry.path = path;
     if (const auto& sel = catalogue.get("select-beacon").requests; !sel.empty())
       ch.options.entry.warmup_path = sel.front().path_template;
@@ -313,6 +315,49 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
   }
   if (plan.empty()) throw InputError(sc.file.string() + ": the scenario expands to no check");
   return plan;
+}
+
+// A negative check whose upload got a 2xx without the beacon's receipt: was anything stored? Each
+// such upload is read back through the front door with the control's (valid) credential and
+// compared with what this check sent (its payload names the check, so another check's upload
+// cannot match). Recorded in evidence.upload_readback for the verdict.
+void read_back_uploads(Evidence& e, const Check& control, const std::function<void()>& pace) {
+  if (!e.steps.is_array() || control.beacons.empty()) return;
+  for (const json& step : e.steps) {
+    const long status =
+        step.value("http_status", json(0)).is_number() ? step["http_status"].get<long>() : 0;
+    if (step.value("method", "") != "PUT" || status < 200 || status > 299) continue;
+    if (step.value("payload_check", json(nullptr)) == json("upload-digest") &&
+        step.value("payload_verified", json(nullptr)) == json(true))
+      continue;  // the beacon's receipt already proves it
+    const std::string path = step.value("path", "");
+    const std::string sent = step.value("payload_sha256", json("")).is_string()
+                                 ? step["payload_sha256"].get<std::string>()
+                                 : "";
+    const agent::Operation read{.id = "read-back",
+                                .description = "GET " + path + " (read back an upload)",
+                                .requests = {{.method = "GET", .path_template = path}}};
+    pace();
+    const ResultRecord back =
+        agent::run_operation(read, control.beacons.front().url, control.options);
+    json entry = {{"path", path},
+                  {"http_status",
+                   back.evidence.http_status ? json(*back.evidence.http_status) : json(nullptr)},
+                  {"stored", nullptr}};
+    if (back.outcome == Outcome::kAccepted && back.evidence.body_sha256) {
+      entry["stored"] = !sent.empty() && *back.evidence.body_sha256 == sent;
+      entry["found"] = entry["stored"] == json(true)
+                           ? "what this check sent"
+                           : "other content (" +
+                                 std::to_string(back.evidence.body_bytes.value_or(0)) + " bytes)";
+    } else {
+      entry["found"] = back.evidence.http_status
+                           ? "HTTP " + std::to_string(*back.evidence.http_status)
+                           : std::string(to_string(back.outcome));
+    }
+    if (!e.upload_readback.is_array()) e.upload_readback = json::array();
+    e.upload_readback.push_back(entry);
+  }
 }
 
 // Where each side door of a beacon is (entry paths): derived from a simulated beacon's listeners
@@ -550,16 +595,24 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
               r.evidence.selection.is_object() ? r.evidence.selection.value("used", "") : "";
           r.beacon = name_of_url.count(used) ? name_of_url[used] : used;
         }
-        std::optional<Outcome> control;
+        std::optional<Answer> control;
         if (ch.control) {
           r.control_id = plan[*ch.control].record.check_id;
-          if (done[*ch.control]) control = done[*ch.control]->outcome;
-          if (done[*ch.control] && done[*ch.control]->verdict == Verdict::kSkipped) control.reset();
+          const auto& c = done[*ch.control];
+          if (c && c->verdict != Verdict::kSkipped) control = Answer{c->outcome, &c->evidence};
+        }
+        if (*r.expected == Expectation::kRejected && r.outcome == Outcome::kAccepted &&
+            ch.control) {
+          read_back_uploads(r.evidence, plan[*ch.control], [&] {
+            std::this_thread::sleep_until(next_start);  // a probe's rate limit
+            next_start = std::chrono::steady_clock::now() + o.pace;
+          });
         }
         const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
         const Judgement j = *r.expected == Expectation::kAccepted
-                                ? judge_positive(r.outcome)
-                                : judge_negative(r.outcome, control, &door.closed);
+                                ? judge_positive({r.outcome, &r.evidence})
+                                : judge_negative({r.outcome, &r.evidence}, control, &door.closed);
+        if (j.outcome) r.outcome = *j.outcome;
         r.verdict = j.verdict;
         r.severity = j.severity;
         r.reason = j.reason + "; agent: " + got.reason;

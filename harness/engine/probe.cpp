@@ -146,7 +146,8 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
          .requests = {{.method = "PUT",
                        .path_template = p.upload_path,
                        .payload = "mtls-harness probe: a test upload, safe to delete (" +
-                                  format_utc(std::chrono::system_clock::now()) + ")\n"}}});
+                                  format_utc(std::chrono::system_clock::now()) +
+                                  ", check {check})\n"}}});
     sc.operations.push_back("upload-test");
   }
   for (const auto& t : p.targets) {

@@ -95,14 +95,20 @@ TEST(EntryPaths, AnAcceptedClosedOutcomeIsRefused) {
 TEST(Verdict, SideDoorsJudgeByTheirClosedOutcomes) {
   const std::vector<Outcome> plain = {Outcome::kUnreachable, Outcome::kRejectedHttp};
   // a closed cleartext port is a closed door, when the front door's control got in
-  EXPECT_EQ(engine::judge_negative(Outcome::kUnreachable, Outcome::kAccepted, &plain).verdict,
-            Verdict::kPass);
+  EXPECT_EQ(
+      engine::judge_negative({Outcome::kUnreachable}, engine::Answer{Outcome::kAccepted}, &plain)
+          .verdict,
+      Verdict::kPass);
   // the same outcome on the front door proves nothing
-  EXPECT_EQ(engine::judge_negative(Outcome::kUnreachable, Outcome::kAccepted).verdict,
-            Verdict::kInconclusive);
-  EXPECT_EQ(engine::judge_negative(Outcome::kUnreachable, Outcome::kUnreachable, &plain).verdict,
-            Verdict::kInconclusive);
-  EXPECT_EQ(engine::judge_negative(Outcome::kAccepted, Outcome::kAccepted, &plain).severity,
+  EXPECT_EQ(
+      engine::judge_negative({Outcome::kUnreachable}, engine::Answer{Outcome::kAccepted}).verdict,
+      Verdict::kInconclusive);
+  EXPECT_EQ(
+      engine::judge_negative({Outcome::kUnreachable}, engine::Answer{Outcome::kUnreachable}, &plain)
+          .verdict,
+      Verdict::kInconclusive);
+  EXPECT_EQ(engine::judge_negative({Outcome::kAccepted}, engine::Answer{Outcome::kAccepted}, &plain)
+                .severity,
             Severity::kExposure);
 }
 
