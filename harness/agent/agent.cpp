@@ -43,9 +43,14 @@ void validate(const AgentOptions& o, const std::vector<BeaconChoice>& beacons) {
 }
 
 const std::vector<std::string>& entry_path_names() {
-  static const std::vector<std::string> names = {
-      "https",         "plain-http",   "sni-host-mismatch", "resumption-cross-listener",
-      "renegotiation", "tls-downgrade"};
+  static const std::vector<std::string> names = {"https",
+                                                 "plain-http",
+                                                 "sni-host-mismatch",
+                                                 "resumption-cross-listener",
+                                                 "renegotiation",
+                                                 "tls-downgrade",
+                                                 "no-sni",
+                                                 "sni"};
   return names;
 }
 

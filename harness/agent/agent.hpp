@@ -59,6 +59,8 @@ struct EntryPathSettings {
   std::string path = "https";
   // sni-host-mismatch: the TLS server name to present (a name the beacon serves without mTLS)
   // while Host keeps naming the beacon. resumption-cross-listener: the SNI at the session's source.
+  // sni:<name> (another TLS name of the same port): the name, given as SNI and as Host. no-sni:
+  // the URL names the beacon's address, so neither SNI nor a name is sent.
   std::string sni_name;
   // resumption-cross-listener: the https base URL where a session is obtained without a
   // certificate (another listener, or the same one with `sni_name`).
@@ -78,6 +80,8 @@ struct AgentOptions {
   TrustSettings trust;
   std::string device = "device-0001";
   std::string check_id;  // the check these requests belong to: fills "{check}" in PUT payloads
+  // curl's --resolve: "HOST:PORT:ADDR" entries every connection honours (names before DNS).
+  std::vector<std::string> resolve;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{60000};
   // Expected SHA-256 per catalogue `content` path, when the beacon is ours (engine knows them).

@@ -42,11 +42,13 @@ long Tcp::local_port() const {
                                  : ntohs(reinterpret_cast<sockaddr_in*>(&a)->sin_port);
 }
 
-void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline) {
+void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline,
+                 const std::vector<std::string>& resolve) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (::getaddrinfo(u.host.c_str(), std::to_string(u.port).c_str(), &hints, &res) != 0 || !res) {
+  const std::string host = resolved_address(resolve, u.host, u.port).value_or(u.host);
+  if (::getaddrinfo(host.c_str(), std::to_string(u.port).c_str(), &hints, &res) != 0 || !res) {
     t.code = CURLE_COULDNT_RESOLVE_HOST;
     t.error = "could not resolve " + u.host;
     return;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/catalogue.hpp"
 #include "agent/transfer.hpp"
@@ -32,7 +33,9 @@ struct Tcp {
   long local_port() const;
 };
 struct Url;
-void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline);
+// `resolve`: curl-style "HOST:PORT:ADDR" overrides consulted before DNS.
+void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline,
+                 const std::vector<std::string>& resolve = {});
 
 // A connection after its handshake: send everything, or receive some bytes.
 class RawConnection {

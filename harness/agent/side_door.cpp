@@ -64,6 +64,7 @@ class OsslConnection : public RawConnection {
     url_ = *s.url;
     resume_ = s.resume;
     check_name_ = trust.check_server_certificate;
+    resolve_ = s.options->resolve;
   }
 
   // TCP + TLS handshake; on failure `failure` holds the curl-like code and why.
@@ -73,7 +74,7 @@ class OsslConnection : public RawConnection {
           failed_connection(CURLE_SSL_CERTPROBLEM, "the client credential cannot be loaded", obs_);
       return false;
     }
-    connect_tcp(tcp_, url_, deadline_);
+    connect_tcp(tcp_, url_, deadline_, resolve_);
     if (tcp_.code != CURLE_OK) {
       failure = failed_connection(tcp_.code, tcp_.error, obs_);
       return false;
@@ -205,6 +206,7 @@ class OsslConnection : public RawConnection {
   SSL_SESSION* resume_ = nullptr;
   Session latest_;
   bool credential_ok_ = true, check_name_ = true;
+  std::vector<std::string> resolve_;
 };
 
 std::string sni_for(const Url& u) {

@@ -258,6 +258,27 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
       headers_ = curl_slist_append(headers_, ("Host: " + u->authority()).c_str());
     }
   }
+  // Another TLS name of the same port (sni:<name>): SNI and Host name it, TCP goes to the beacon;
+  // or its address with no name at all (no-sni). What the default or another virtual host serves,
+  // seen as an attacker sees it: its certificate is not checked (nor on sni-host-mismatch).
+  if (o.entry.path.starts_with("sni:") || o.entry.path == "no-sni" ||
+      o.entry.path == "sni-host-mismatch") {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (o.entry.path.starts_with("sni:") && !o.entry.sni_name.empty()) {
+    if (const auto u = parse_url(url_)) {
+      Url named = *u;
+      named.host = o.entry.sni_name;
+      url_ = "https://" + named.authority() + u->path;
+      curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+      connect_to_ =
+          curl_slist_append(connect_to_, (named.authority() + ":" + u->authority()).c_str());
+      curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to_);
+    }
+  }
+  for (const auto& entry : o.resolve) resolve_ = curl_slist_append(resolve_, entry.c_str());
+  if (resolve_ != nullptr) curl_easy_setopt(c, CURLOPT_RESOLVE, resolve_);
   if (o.entry.path == "tls-downgrade") {  // offer only TLS 1.0/1.1 (OpenSSL needs level 0)
     curl_easy_setopt(c, CURLOPT_SSLVERSION,
                      static_cast<long>(CURL_SSLVERSION_TLSv1_0) |
@@ -271,6 +292,7 @@ Transfer::~Transfer() {
   curl_easy_cleanup(easy_);
   curl_slist_free_all(headers_);
   curl_slist_free_all(connect_to_);
+  curl_slist_free_all(resolve_);
   std::fill(password_.begin(), password_.end(), '\0');
 }
 

@@ -86,6 +86,7 @@ class Transfer {
   std::string url_, ca_file_, ca_path_, crl_, cert_, key_, password_;
   curl_slist* headers_ = nullptr;
   curl_slist* connect_to_ = nullptr;
+  curl_slist* resolve_ = nullptr;
   char errbuf_[CURL_ERROR_SIZE] = {0};
 };
 

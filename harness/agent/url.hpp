@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mtls::agent {
 
@@ -19,5 +20,12 @@ struct Url {
 
 // nullopt when `url` is not http(s)://host[:port][/path] with a valid port.
 std::optional<Url> parse_url(const std::string& url);
+
+// Address overrides in curl's --resolve form, "HOST:PORT:ADDR" (an IPv6 ADDR may be bracketed):
+// names tried before DNS has them. The address given for host:port, if any.
+std::optional<std::string> resolved_address(const std::vector<std::string>& resolve,
+                                            const std::string& host, int port);
+// What is wrong with one entry (empty when it is usable).
+std::string resolve_entry_problem(const std::string& entry);
 
 }  // namespace mtls::agent

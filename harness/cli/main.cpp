@@ -788,9 +788,15 @@ int main(int argc, char** argv) {
   probe->add_option(
       "--upload-path", pargs.options.upload_path,
       "Where --allow-writes uploads (default /ManageSoftRL/mtls-harness-probe-test.log)");
-  probe->add_option("--open-name", pargs.options.open_server_name,
-                    "A TLS name your beacons' port serves WITHOUT client auth (SNI/Host and\n"
-                    "resumption side doors); without it those checks are SKIPPED");
+  probe->add_option("--open-name", pargs.options.open_names,
+                    "A TLS name your beacons' port may serve WITHOUT client auth (repeatable).\n"
+                    "Not needed to find one: no SNI, every name in the beacon's certificate and\n"
+                    "a name nobody configured are always tried, each with its own Host. The first\n"
+                    "is also the session source of the resumption check (SKIPPED without it\n"
+                    "or --resume-from)");
+  probe->add_option("--resolve", pargs.options.resolve,
+                    "HOST:PORT:ADDR: connect to ADDR for HOST:PORT, as curl's --resolve\n"
+                    "(repeatable): probe names before DNS has them");
   probe->add_option("--resume-from", pargs.options.resume_from,
                     "An https listener without client auth whose sessions might resume at the\n"
                     "targets; without it (and --open-name) the resumption check is SKIPPED");

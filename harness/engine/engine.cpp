@@ -216,6 +216,32 @@ Prepared prepare(const RunOptions& o) {
 
 namespace {
 
+// The names the `sni` door tries on a beacon's port: those the scenario or probe gives, a
+// simulated beacon's virtual hosts, and a name nobody configured; never the front door's own.
+std::vector<std::string> tls_names_of(const BeaconSpec& b) {
+  std::vector<std::string> names = b.tls_names;
+  if (b.open_server_name) names.push_back(*b.open_server_name);
+  if (b.simulated) {
+    const YAML::Node& sim = *b.simulated;
+    const YAML::Node listener =
+        sim["listeners"] && sim["listeners"].IsSequence() && sim["listeners"].size() > 0
+            ? sim["listeners"][0]
+            : sim;
+    if (const YAML::Node v = listener["virtual_hosts"]; v && v.IsSequence())
+      for (const auto& h : v)
+        if (h["name"]) names.push_back(h["name"].as<std::string>());
+  }
+  names.push_back(kUnknownTlsName);
+  const auto front = b.url ? agent::parse_url(*b.url) : std::nullopt;
+  std::vector<std::string> out;
+  for (auto& n : names) {
+    for (char& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if ((!front || n != front->host) && std::find(out.begin(), out.end(), n) == out.end())
+      out.push_back(n);
+  }
+  return out;
+}
+
 // Expands one scenario into checks (beacons by name; their URLs are known once they run).
 std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prepared& prep) {
   const agent::Catalogue& catalogue = prep.catalogue;
@@ -273,6 +299,7 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
       ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
     ch.options.known_digests = digests;
     ch.options.check_id = ch.record.check_id;
+    ch.options.resolve = prep.resolve;
     ch.options.entry.path = path;
     if (const auto& sel = catalogue.get("select-beacon").requests; !sel.empty())
       ch.options.entry.warmup_path = sel.front().path_template;
@@ -296,8 +323,13 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
       for (std::size_t i = first; i < plan.size(); ++i)
         if (plan[i].record.credential == sc.control_credential) control = i;
       for (const auto& path : sc.entry_paths)
-        if (path != "https")
+        if (path == "sni") {
+          for (const auto& name : tls_names_of(b))
+            for (const auto& c : sc.side_door_credentials)
+              add(b.name, op, "sni:" + name, c, {b.name}, false);
+        } else if (path != "https") {
           for (const auto& c : sc.side_door_credentials) add(b.name, op, path, c, {b.name}, false);
+        }
       for (std::size_t i = first; i < plan.size(); ++i)
         if (plan[i].record.expected == Expectation::kRejected) plan[i].control = control;
     }
@@ -363,7 +395,7 @@ void read_back_uploads(Evidence& e, const Check& control, const std::function<vo
 // Where each side door of a beacon is (entry paths): derived from a simulated beacon's listeners
 // and settings, or given by the scenario for an external one.
 struct Doors {
-  std::string url, plain_url, open_name, resume_from;
+  std::string url, plain_url, open_name, resume_from, address;
 };
 
 std::string first_open_vhost(const YAML::Node& sim) {
@@ -380,7 +412,7 @@ std::string first_open_vhost(const YAML::Node& sim) {
 
 Doors doors_of(const BeaconSpec& b, const std::string& url, const BeaconProcess* process) {
   Doors d{url, b.plain_http_url.value_or(""), b.open_server_name.value_or(""),
-          b.resume_from.value_or("")};
+          b.resume_from.value_or(""), b.address.value_or("")};
   const auto u = agent::parse_url(url);
   if (process) {
     const auto& listeners = process->ready()["listeners"];
@@ -411,13 +443,8 @@ void aim(Check& ch, const Doors& d) {
   const std::string& path = ch.record.entry_path;
   std::string url = d.url;
   if (path == "plain-http") url = d.plain_url;
-  if (path == "sni-host-mismatch") {
-    if (d.open_name.empty())
-      ch.skip =
-          "no TLS name served without client authentication is known for this beacon "
-          "(scenario: open_server_name; probe: --open-name)";
-    ch.options.entry.sni_name = d.open_name;
-  }
+  if (path == "sni-host-mismatch")  // without a known open name: the default virtual host's
+    ch.options.entry.sni_name = d.open_name.empty() ? kUnknownTlsName : d.open_name;
   if (path == "resumption-cross-listener") {
     if (d.resume_from.empty() && d.open_name.empty())
       ch.skip =
@@ -426,6 +453,19 @@ void aim(Check& ch, const Doors& d) {
           "open_server_name; probe: --resume-from or --open-name)";
     ch.options.entry.resume_from = d.resume_from;
     ch.options.entry.sni_name = d.resume_from.empty() ? d.open_name : "";
+  }
+  if (path.starts_with("sni:")) ch.options.entry.sni_name = path.substr(4);
+  if (path == "no-sni") {
+    const auto u = agent::parse_url(d.url);
+    std::string address = d.address;
+    if (address.empty() && u)
+      address = agent::resolved_address(ch.options.resolve, u->host, u->port).value_or("");
+    if (u && u->host_is_ip())
+      ch.skip = "the front door already reaches this beacon by its address, without a TLS name";
+    else if (address.empty() || !u)
+      ch.skip = "the beacon's address is not known (probe finds it; a scenario gives `address`)";
+    else
+      url = "https://" + agent::Url{"https", address, u->port, ""}.authority();
   }
   ch.beacons.push_back({url, 1});
 }
@@ -516,6 +556,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   ::gethostname(host, sizeof host - 1);
   meta["host"] = host;
   meta["git_commit"] = git_commit();
+  if (!prep.survey.is_null()) meta["tls_survey"] = prep.survey;
 
   const fs::path results_file = o.out / "results.jsonl";
   report::ResultStream stream(results_file);
@@ -601,13 +642,14 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
           const auto& c = done[*ch.control];
           if (c && c->verdict != Verdict::kSkipped) control = Answer{c->outcome, &c->evidence};
         }
-        if (*r.expected == Expectation::kRejected && r.outcome == Outcome::kAccepted &&
-            ch.control) {
-          read_back_uploads(r.evidence, plan[*ch.control], [&] {
+        // An upload answered 2xx without the beacon's receipt is read back: a negative check's
+        // (was it stored?), and a control's own (does this beacon serve uploads back at all?).
+        const bool negative = *r.expected == Expectation::kRejected;
+        if (r.outcome == Outcome::kAccepted && !ch.boundary && (!negative || ch.control))
+          read_back_uploads(r.evidence, negative ? plan[*ch.control] : ch, [&] {
             std::this_thread::sleep_until(next_start);  // a probe's rate limit
             next_start = std::chrono::steady_clock::now() + o.pace;
           });
-        }
         const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
         const Judgement j = *r.expected == Expectation::kAccepted
                                 ? judge_positive({r.outcome, &r.evidence})
@@ -694,9 +736,31 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       std::vector<std::size_t> members;
     };
     std::map<std::string, Group> groups;
+    // A side door that lets in a credential the front door already lets in (same beacon and
+    // operation) is no finding of its own: it joins the front door's as "also open through".
+    std::set<std::string> open_front;
+    for (std::size_t i = 0; i < records.size(); ++i)
+      if (records[i].entry_path == "https" && records[i].verdict == Verdict::kFail &&
+          records[i].severity == Severity::kExposure && !plan[record_check[i]].boundary)
+        open_front.insert(records[i].beacon + "|" + records[i].operation + "|" +
+                          records[i].credential);
     for (std::size_t i = 0; i < records.size(); ++i) {
       const ResultRecord& r = records[i];
       const auto& cred = manifest.credential(r.credential);
+      const std::string front_key = "EXPOSURE|check|" + r.beacon + "|" + r.credential + "|https";
+      if (r.entry_path != "https" && r.verdict == Verdict::kFail &&
+          !plan[record_check[i]].boundary &&
+          open_front.contains(r.beacon + "|" + r.operation + "|" + r.credential) &&
+          groups.contains(front_key)) {
+        Group& front = groups[front_key];
+        json& also = front.finding["also_through"];
+        if (!also.is_array()) also = json::array();
+        if (std::find(also.begin(), also.end(), json(r.entry_path)) == also.end())
+          also.push_back(r.entry_path);
+        front.finding["check_ids"].push_back(r.check_id);
+        front.members.push_back(i);
+        continue;
+      }
       std::string severity;
       if (r.verdict == Verdict::kFail && r.severity)
         severity = std::string(to_string(*r.severity));
@@ -711,7 +775,9 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       if (g.finding.is_null()) {
         std::string title;
         const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
-        const std::string open_name = doors.count(r.beacon) ? doors[r.beacon].open_name : "";
+        std::string open_name = doors.count(r.beacon) ? doors[r.beacon].open_name : "";
+        if (r.entry_path.starts_with("sni:")) open_name = r.entry_path.substr(4);
+        if (r.entry_path == "sni-host-mismatch" && open_name.empty()) open_name = kUnknownTlsName;
         if (r.entry_path != "https" && severity == "EXPOSURE")
           title = EntryPaths::fill(door.title, r.beacon, open_name) + " (credential '" +
                   r.credential + "')";
@@ -744,6 +810,14 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       g.finding["check_ids"].push_back(r.check_id);
       g.members.push_back(i);
     }
+    for (auto& [key, g] : groups)
+      if (g.finding.contains("also_through")) {
+        std::string doors_too;
+        for (const auto& d : g.finding["also_through"])
+          doors_too += (doors_too.empty() ? "" : ", ") + d.get<std::string>();
+        g.finding["title"] =
+            g.finding["title"].get<std::string>() + "; the same is open through " + doors_too;
+      }
     // Self-test scenarios: the declared findings, exactly (not judged when interrupted).
     if (sc.expected_findings && !stopped()) {
       for (const auto& e : *sc.expected_findings) {

@@ -50,7 +50,7 @@ EntryPaths EntryPaths::load_default() {
 }
 
 const EntryPathInfo& EntryPaths::get(const std::string& name) const {
-  auto it = paths_.find(name);
+  auto it = paths_.find(name.substr(0, name.find(':')));  // "sni:<name>" is the door "sni"
   if (it == paths_.end()) throw InputError("entry path '" + name + "' is not known");
   return it->second;
 }

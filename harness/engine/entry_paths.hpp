@@ -22,6 +22,7 @@ class EntryPaths {
   // Throws InputError naming the file, line and field; every agent entry path must be described.
   static EntryPaths load(const std::filesystem::path& file);
   static EntryPaths load_default();  // fixtures/entry_paths.yaml
+  // A door with a parameter ("sni:open.example.com") is described by its class ("sni").
   const EntryPathInfo& get(const std::string& name) const;
   // "{beacon}" and "{name}" filled in.
   static std::string fill(std::string text, const std::string& beacon, const std::string& name);

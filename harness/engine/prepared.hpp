@@ -26,6 +26,8 @@ struct Prepared {
   // for its expectation), and the trust used for every beacon instead of the test server CA.
   std::map<std::string, agent::ClientCredential> credentials;
   std::optional<agent::TrustSettings> trust;
+  std::vector<std::string> resolve;  // curl-style HOST:PORT:ADDR overrides for every check
+  nlohmann::json survey;             // what probe learnt of each beacon before the checks
 };
 
 // Loads and validates the scenario files of `o` (throws InputError).

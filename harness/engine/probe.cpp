@@ -6,7 +6,9 @@
 #include <cmath>
 #include <ostream>
 #include <set>
+#include <thread>
 
+#include "agent/tls_survey.hpp"
 #include "agent/url.hpp"
 #include "core/files.hpp"
 #include "core/timefmt.hpp"
@@ -14,6 +16,7 @@
 
 namespace mtls::engine {
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 namespace {
 
@@ -44,6 +47,9 @@ std::string scenario_yaml(const Scenario& sc, const ProbeOptions& p) {
     if (b.open_server_name)
       y << YAML::Key << "open_server_name" << YAML::Value << *b.open_server_name;
     if (b.resume_from) y << YAML::Key << "resume_from" << YAML::Value << *b.resume_from;
+    if (!b.tls_names.empty())
+      y << YAML::Key << "tls_names" << YAML::Value << YAML::Flow << b.tls_names;
+    if (b.address) y << YAML::Key << "address" << YAML::Value << *b.address;
     if (b.plain_http_url) y << YAML::Key << "plain_http_url" << YAML::Value << *b.plain_http_url;
     y << YAML::EndMap;
   }
@@ -79,6 +85,29 @@ std::vector<std::string> read_target_list(const fs::path& file) {
   return out;
 }
 
+// One handshake without a certificate per target, before any check: the names its certificate
+// holds (tried by the `sni` door), its address (the `no-sni` door) and what it asks of clients.
+namespace {
+
+void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resolve) {
+  const agent::TlsSurvey t = agent::survey_tls(*b.url, resolve, std::chrono::seconds(10));
+  for (const auto& n : t.certificate_names) b.tls_names.push_back(n);
+  if (!t.address.empty()) b.address = t.address;
+  if (prep.survey.is_null()) prep.survey = json::array();
+  prep.survey.push_back({{"beacon", b.name},
+                         {"url", *b.url},
+                         {"connected", t.connected},
+                         {"handshake_completed", t.handshake_completed},
+                         {"error", t.error.empty() ? json(nullptr) : json(t.error)},
+                         {"address", t.address.empty() ? json(nullptr) : json(t.address)},
+                         {"tls_version", t.tls_version ? json(*t.tls_version) : json(nullptr)},
+                         {"certificate_names", t.certificate_names},
+                         {"client_certificate_requested", t.client_certificate_requested},
+                         {"acceptable_client_cas", t.acceptable_client_cas}});
+}
+
+}  // namespace
+
 RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_out) {
   if (p.targets.empty())
     throw InputError("probe: give the beacons to probe (--target URL, or --targets FILE)");
@@ -109,6 +138,12 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     if (!u || u->scheme != "https")
       throw InputError("--resume-from " + p.resume_from + ": not an https:// URL");
   }
+  for (const auto& entry : p.resolve)
+    if (const std::string why = agent::resolve_entry_problem(entry); !why.empty())
+      throw InputError("--resolve " + entry + ": " + why);
+  for (const auto& name : p.open_names)
+    if (name.empty() || name.find_first_of(" \t\r\n/:@") != std::string::npos)
+      throw InputError("--open-name '" + name + "': not a DNS name");
   agent::AgentOptions check;
   check.trust = p.trust;
   check.credential = p.credential;
@@ -121,6 +156,14 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
         "the positive control every refusal is judged against");
 
   Prepared prep{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, p.trust};
+  prep.resolve = p.resolve;
+  // The plain-HTTP door of a name given by --resolve resolves the same way.
+  for (const auto& t : p.targets) {
+    const auto u = agent::parse_url(t);
+    if (const auto addr = agent::resolved_address(p.resolve, u->host, u->port);
+        addr && !agent::resolved_address(p.resolve, u->host, p.plain_http_port))
+      prep.resolve.push_back(u->host + ":" + std::to_string(p.plain_http_port) + ":" + *addr);
+  }
   Scenario sc;
   sc.name = "probe";
   sc.id = "probe/" + std::to_string(p.targets.size()) + "-beacons";
@@ -150,11 +193,20 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
                                   ", check {check})\n"}}});
     sc.operations.push_back("upload-test");
   }
+  // The surveys are connections too: they keep to the rate, and so does the first check after them.
+  const auto pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
+  auto next_connection = std::chrono::steady_clock::now();
   for (const auto& t : p.targets) {
     BeaconSpec b;
     b.name = agent::parse_url(t)->authority();
     b.url = t;
-    if (!p.open_server_name.empty()) b.open_server_name = p.open_server_name;
+    if (!p.open_names.empty()) b.open_server_name = p.open_names.front();
+    b.tls_names = p.open_names;
+    if (!p.dry_run) {
+      std::this_thread::sleep_until(next_connection);
+      survey(b, prep, p.resolve);
+      next_connection = std::chrono::steady_clock::now() + pace;
+    }
     if (!p.resume_from.empty()) b.resume_from = p.resume_from;
     b.plain_http_url =
         "http://" +
@@ -174,7 +226,7 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
   prep.credentials["valid"] = valid;
 
   RunOptions ro = o;
-  ro.pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
+  ro.pace = pace;
   if (p.dry_run) {
     sc.file = "(probe)";
     prep.scenarios.push_back(sc);
@@ -192,9 +244,11 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
       const auto u = agent::parse_url(t);
       plan_out << "  beacon " << u->authority() << ": front door " << t << ", plain-http http://"
                << agent::Url{"http", u->host, p.plain_http_port, ""}.authority()
-               << ", open TLS name "
-               << (p.open_server_name.empty() ? "(none given: --open-name)" : p.open_server_name)
-               << ", resume from "
+               << ", other TLS names: no SNI, the names in its certificate (read when the probe "
+                  "runs), "
+               << kUnknownTlsName;
+      for (const auto& n : p.open_names) plan_out << ", " << n;
+      plan_out << ", resume from "
                << (p.resume_from.empty() ? "(none given: --resume-from)" : p.resume_from) << "\n";
     }
     for (const auto& c : plan)
@@ -204,6 +258,7 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
                << "\n";
     return {};
   }
+  std::this_thread::sleep_until(next_connection);
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) throw InputError("--out " + o.out.string() + ": cannot create (" + ec.message() + ")");

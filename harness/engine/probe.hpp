@@ -23,10 +23,14 @@ struct ProbeOptions {
   std::vector<std::string> paths = {"/ManageSoftDL/"};  // GET only
   bool allow_writes = false;
   std::string upload_path = "/ManageSoftRL/mtls-harness-probe-test.log";
-  std::string open_server_name;  // a TLS name the targets serve without client auth, if any
-  std::string resume_from;       // an https listener without client auth, if any
-  int plain_http_port = 80;      // where each target's cleartext side door is tried
-  double rate = 5.0;             // requests started per second, at most
+  // TLS names the targets may serve without client auth (the first is also the sni-host-mismatch
+  // and resumption source name). Not needed to find them: the beacon's certificate names, no SNI
+  // and a name nobody configured are always tried.
+  std::vector<std::string> open_names;
+  std::vector<std::string> resolve;  // curl's --resolve HOST:PORT:ADDR, for every connection
+  std::string resume_from;           // an https listener without client auth, if any
+  int plain_http_port = 80;          // where each target's cleartext side door is tried
+  double rate = 5.0;                 // requests started per second, at most
   bool dry_run = false;
 };
 

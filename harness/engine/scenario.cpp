@@ -75,7 +75,8 @@ static Scenario load_scenario_fields(const fs::path& file,
     const std::string f = "beacons[" + std::to_string(i) + "]";
     if (!b.IsMap()) y.fail(b, f, "must be a mapping");
     only_keys(y, b, f,
-              {"name", "simulated", "url", "plain_http_url", "open_server_name", "resume_from"});
+              {"name", "simulated", "url", "plain_http_url", "open_server_name", "resume_from",
+               "tls_names", "address"});
     BeaconSpec spec;
     spec.name = y.str(b, "name", f + ".name", "", true);
     if (b["simulated"] && b["url"])
@@ -106,6 +107,8 @@ static Scenario load_scenario_fields(const fs::path& file,
     }
     if (b["open_server_name"])
       spec.open_server_name = y.str(b, "open_server_name", f + ".open_server_name");
+    if (b["tls_names"]) spec.tls_names = y.list(b, "tls_names", f + ".tls_names");
+    if (b["address"]) spec.address = y.str(b, "address", f + ".address");
     if (b["resume_from"]) {
       spec.resume_from = y.str(b, "resume_from", f + ".resume_from");
       if (!spec.resume_from->starts_with("https://"))

@@ -21,7 +21,15 @@ struct BeaconSpec {
   std::optional<std::string> plain_http_url;    // default: http://host (port 80) of `url`
   std::optional<std::string> open_server_name;  // a TLS name served without client auth
   std::optional<std::string> resume_from;       // an https URL serving TLS without client auth
+  // Other TLS names the beacon's port may answer (the `sni` door tries each, with the matching
+  // Host; a name nobody configured is always added), and the address its name resolves to (the
+  // `no-sni` door). `probe` finds both by itself from the beacon's certificate.
+  std::vector<std::string> tls_names;
+  std::optional<std::string> address;
 };
+
+// A TLS name no one configures: what a port's default virtual host answers.
+inline constexpr const char* kUnknownTlsName = "mtls-harness-unknown-name.invalid";
 
 // Agents inside a boundary with a failover list: a device without a valid certificate must be
 // refused by every beacon its selection can reach.

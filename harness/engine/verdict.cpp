@@ -42,66 +42,98 @@ json steps_of(const Evidence& e) {
                        {"payload_verified", opt(e.payload_verified)}}});
 }
 
-// Did a negative check that got 2xx answers get what its control got? Empty: yes (`note` says
-// how it is known); otherwise why not (a soft refusal).
-std::string other_than_control(const Evidence& got, const Evidence* control, std::string& note) {
+// Did a negative check that got 2xx answers get what its control got?
+struct Comparison {
+  enum Kind { kSame, kOther, kUnknown } kind = kSame;
+  std::string text;  // kSame: how it is known; kOther: the soft refusal; kUnknown: why not known
+};
+
+const json* readback_of(const Evidence& e, const std::string& path) {
+  if (e.upload_readback.is_array())
+    for (const json& r : e.upload_readback)
+      if (str(r, "path") == path) return &r;
+  return nullptr;
+}
+
+Comparison compare_upload(const json& step, const json* control_step, const Evidence& got,
+                          const Evidence* control) {
+  const std::string path = str(step, "path"), status = std::to_string(num(step, "http_status"));
+  if (str(step, "payload_check") == "upload-digest" &&
+      step.value("payload_verified", json(nullptr)) == json(true))
+    return {Comparison::kSame, "the beacon's receipt names what was sent: the upload was stored"};
+  const json* back = readback_of(got, path);
+  const json stored = back ? back->value("stored", json(nullptr)) : json(nullptr);
+  if (stored == json(true))
+    return {Comparison::kSame, "read back with the valid credential: the upload was stored"};
+  if (stored == json(false))
+    return {Comparison::kOther, "soft refusal: HTTP " + status + " to the upload " + path +
+                                    ", but reading it back with the valid credential gave " +
+                                    str(*back, "found") + ": nothing was stored"};
+  if (control_step == nullptr)
+    return {Comparison::kUnknown, "HTTP " + status +
+                                      " to an upload the valid device could not make" +
+                                      " there: nothing to compare with"};
+  const json* own = control ? readback_of(*control, str(*control_step, "path")) : nullptr;
+  const long back_status = back ? num(*back, "http_status") : -1;
+  if (own && own->value("stored", json(nullptr)) == json(true) &&
+      (back_status == 404 || back_status == 410))
+    return {Comparison::kOther, "soft refusal: HTTP " + status + " to the upload " + path +
+                                    ", but it reads back " + std::to_string(back_status) +
+                                    " where the valid device's own upload reads back: nothing "
+                                    "was stored"};
+  return {Comparison::kSame, "a 2xx to an upload that could not be read back (" +
+                                 (back ? str(*back, "found") : std::string("no read-back")) +
+                                 ") is taken as stored"};
+}
+
+Comparison compare_download(const json& step, const json* c, const Evidence& got, bool last) {
+  const std::string sha = str(step, "body_sha256"), path = str(step, "path");
+  if (str(step, "payload_check") == "sha256" &&
+      step.value("payload_verified", json(nullptr)) == json(true))
+    return {Comparison::kSame, "got the beacon's own content (its SHA-256 is the known one)"};
+  if (c == nullptr)
+    return {Comparison::kUnknown, "HTTP " + std::to_string(num(step, "http_status")) + " on " +
+                                      path +
+                                      ", where the valid device got nothing: no content "
+                                      "to compare with"};
+  if (!sha.empty() && sha == str(*c, "body_sha256"))
+    return {Comparison::kSame,
+            "got the same content as the positive control (SHA-256 " + sha.substr(0, 16) + "...)"};
+  if (num(step, "body_bytes") > 0 && num(step, "body_bytes") == num(*c, "body_bytes") &&
+      str(step, "content_type") == str(*c, "content_type"))
+    return {Comparison::kSame, "got content of the same size and type as the positive control's (" +
+                                   std::to_string(num(step, "body_bytes")) + " bytes, " +
+                                   str(step, "content_type") + ")"};
+  std::string why = "soft refusal: HTTP " + std::to_string(num(step, "http_status")) +
+                    " with other content than the positive control got on " + path + " (" +
+                    std::to_string(std::max(num(step, "body_bytes"), 0LL)) + " bytes";
+  if (!sha.empty()) why += ", SHA-256 " + sha.substr(0, 16) + "...";
+  if (got.body_head && last) why += ", starting '" + *got.body_head + "'";
+  return {Comparison::kOther, why + ")"};
+}
+
+Comparison compare_with_control(const Evidence& got, const Evidence* control) {
   const json mine = steps_of(got);
   const json theirs = control ? steps_of(*control) : json::array();
+  Comparison out{Comparison::kSame, "no 2xx answer to compare"};
   for (std::size_t i = 0; i < mine.size(); ++i) {
     const json& step = mine[i];
     if (!ok_status(step)) continue;
-    const std::string method = str(step, "method"), path = str(step, "path");
-    if (method == "PUT") {
-      if (str(step, "payload_check") == "upload-digest" &&
-          step.value("payload_verified", json(nullptr)) == json(true)) {
-        note = "the beacon's receipt names what was sent: the upload was stored";
-        continue;
-      }
-      const json* back = nullptr;
-      if (got.upload_readback.is_array())
-        for (const json& r : got.upload_readback)
-          if (str(r, "path") == path) back = &r;
-      if (back && back->value("stored", json(nullptr)) == json(false))
-        return "soft refusal: HTTP " + std::to_string(num(step, "http_status")) +
-               " to the upload " + path + ", but reading it back with the valid credential gave " +
-               str(*back, "found") + ": nothing was stored";
-      note = back && back->value("stored", json(nullptr)) == json(true)
-                 ? "read back with the valid credential: the upload was stored"
-                 : "a 2xx to an upload that could not be read back (" +
-                       (back ? str(*back, "found") : std::string("no read-back")) +
-                       ") is taken as stored";
-      continue;
-    }
-    if (method != "GET") continue;
+    const std::string method = str(step, "method");
     const json* c = i < theirs.size() && str(theirs[i], "method") == method && ok_status(theirs[i])
                         ? &theirs[i]
                         : nullptr;
-    if (c == nullptr) {
-      note = "no content of the positive control to compare with: any 2xx is taken as access";
+    Comparison one;
+    if (method == "PUT")
+      one = compare_upload(step, c, got, control);
+    else if (method == "GET")
+      one = compare_download(step, c, got, i + 1 == mine.size());
+    else
       continue;
-    }
-    const std::string sha = str(step, "body_sha256");
-    const bool same_hash = !sha.empty() && sha == str(*c, "body_sha256");
-    const bool same_shape = num(step, "body_bytes") > 0 &&
-                            num(step, "body_bytes") == num(*c, "body_bytes") &&
-                            str(step, "content_type") == str(*c, "content_type");
-    if (same_hash) {
-      note = "got the same content as the positive control (SHA-256 " + sha.substr(0, 16) + "...)";
-      continue;
-    }
-    if (same_shape) {
-      note = "got content of the same size and type as the positive control's (" +
-             std::to_string(num(step, "body_bytes")) + " bytes, " + str(step, "content_type") + ")";
-      continue;
-    }
-    std::string why = "soft refusal: HTTP " + std::to_string(num(step, "http_status")) +
-                      " with other content than the positive control got on " + path + " (" +
-                      std::to_string(std::max(num(step, "body_bytes"), 0LL)) + " bytes";
-    if (!sha.empty()) why += ", SHA-256 " + sha.substr(0, 16) + "...";
-    if (got.body_head && i + 1 == mine.size()) why += ", starting '" + *got.body_head + "'";
-    return why + ")";
+    if (one.kind != Comparison::kSame) return one;
+    out = one;
   }
-  return "";
+  return out;
 }
 
 }  // namespace
@@ -147,12 +179,14 @@ Judgement judge_negative(const Answer& got, std::optional<Answer> control,
   Outcome o = got.outcome;
   std::string soft;
   if (o == Outcome::kAccepted) {
-    std::string note = "no evidence to compare with the positive control";
-    const Evidence* theirs =
-        control && control->outcome == Outcome::kAccepted ? control->evidence : nullptr;
-    if (got.evidence) soft = other_than_control(*got.evidence, theirs, note);
-    if (soft.empty())
-      return {Verdict::kFail, Severity::kExposure, "let in where it must be refused: " + note, {}};
+    Comparison c{Comparison::kSame, "no evidence to compare with the positive control"};
+    if (got.evidence)
+      c = compare_with_control(*got.evidence, control ? control->evidence : nullptr);
+    if (c.kind == Comparison::kSame)
+      return {
+          Verdict::kFail, Severity::kExposure, "let in where it must be refused: " + c.text, {}};
+    if (c.kind == Comparison::kUnknown) return {Verdict::kInconclusive, std::nullopt, c.text, {}};
+    soft = c.text;
     o = Outcome::kRejectedHttp;  // a 2xx that is not access
   }
   const std::string name(to_string(o));

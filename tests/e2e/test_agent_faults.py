@@ -82,7 +82,7 @@ class FaultyBeacon:
     ("dies-mid-download", "PROTOCOL_ERROR"),
     ("reset", "PROTOCOL_ERROR"),
     ("503", "PROTOCOL_ERROR"),
-    ("stall", "UNREACHABLE"),
+    ("stall", "PROTOCOL_ERROR"),  # reachable (the handshake completed), then silent
 ])
 def test_agent_fails_over_from_a_faulty_beacon(mode, outcome, harness, start_beacon, pki, manifest):
     faulty = FaultyBeacon(pki, manifest, mode)
@@ -105,7 +105,7 @@ def test_agent_fails_over_from_a_faulty_beacon(mode, outcome, harness, start_bea
         faulty.close()
 
 
-def test_a_lone_stalling_beacon_is_unreachable_within_the_timeout(harness, pki, manifest):
+def test_a_lone_stalling_beacon_is_named_silent_not_unreachable_within_the_timeout(harness, pki, manifest):
     faulty = FaultyBeacon(pki, manifest, "stall")
     try:
         started = time.monotonic()
@@ -114,7 +114,9 @@ def test_a_lone_stalling_beacon_is_unreachable_within_the_timeout(harness, pki, 
                     "--json", timeout=60)
         elapsed = time.monotonic() - started
         record = json.loads(p.stdout)
-        assert p.returncode == 1 and record["outcome"] == "UNREACHABLE", record
+        # it completed the TLS handshake: reachable, then silent (UNREACHABLE is for connect failures)
+        assert p.returncode == 1 and record["outcome"] == "PROTOCOL_ERROR", record
+        assert record["evidence"]["handshake_completed"] and "no answer" in record["reason"], record
         assert 2 <= elapsed < 2 + 8, elapsed
     finally:
         faulty.close()

@@ -121,6 +121,7 @@ TEST_P(CompareWithControl, DecidesByTheControlsAnswer) {
 }
 
 const Evidence kPolicy = got_get(200, "abc123", 1000, "application/xml");
+const Evidence kUpload = got_put(201, std::nullopt, nullptr);  // the device's own upload, 2xx
 
 INSTANTIATE_TEST_SUITE_P(
     Bodies, CompareWithControl,
@@ -144,20 +145,20 @@ INSTANTIATE_TEST_SUITE_P(
         CompareRow{"put_read_back_is_stored",
                    got_put(201, std::nullopt,
                            {{{"path", "/ManageSoftRL/t.log"}, {"stored", true}, {"found", "x"}}}),
-                   Outcome::kAccepted, kPolicy, Verdict::kFail, std::nullopt, "read back"},
+                   Outcome::kAccepted, kUpload, Verdict::kFail, std::nullopt, "read back"},
         CompareRow{"put_200_that_stored_nothing_is_a_soft_refusal",
                    got_put(200, std::nullopt,
                            {{{"path", "/ManageSoftRL/t.log"},
                              {"stored", false},
                              {"found", "other content"}}}),
-                   Outcome::kAccepted, kPolicy, Verdict::kPass, Outcome::kRejectedHttp,
+                   Outcome::kAccepted, kUpload, Verdict::kPass, Outcome::kRejectedHttp,
                    "nothing was stored"},
         CompareRow{"put_not_readable_is_taken_as_stored",
                    got_put(204, std::nullopt,
                            {{{"path", "/ManageSoftRL/t.log"},
                              {"stored", nullptr},
                              {"found", "HTTP 403"}}}),
-                   Outcome::kAccepted, kPolicy, Verdict::kFail, std::nullopt, "taken as stored"}),
+                   Outcome::kAccepted, kUpload, Verdict::kFail, std::nullopt, "taken as stored"}),
     [](const ::testing::TestParamInfo<CompareRow>& info) { return std::string(info.param.name); });
 
 TEST(Verdict, ControlRefusedForAnotherReasonIsInconclusiveNotLockout) {
@@ -176,11 +177,35 @@ TEST(Verdict, ControlRefusedForAnotherReasonIsInconclusiveNotLockout) {
   }
 }
 
-TEST(Verdict, AcceptedWithoutAControlToCompareStaysAnExposure) {
+TEST(Verdict, A2xxWithoutControlContentIsAnExposureOnlyWhenItsContentIsKnown) {
   Evidence e = got_get(200, "abc", 10, "text/plain");
-  const Judgement j = judge_negative({Outcome::kAccepted, &e}, std::nullopt);
-  EXPECT_EQ(j.severity, Severity::kExposure);
-  EXPECT_NE(j.reason.find("taken as access"), std::string::npos) << j.reason;
+  Judgement j = judge_negative({Outcome::kAccepted, &e}, std::nullopt);
+  EXPECT_EQ(j.verdict, Verdict::kInconclusive) << j.reason;
+  EXPECT_NE(j.reason.find("no content to compare"), std::string::npos) << j.reason;
+  e.steps[0]["payload_check"] = "sha256";  // our beacon's content, its digest known
+  e.steps[0]["payload_verified"] = true;
+  j = judge_negative({Outcome::kAccepted, &e}, std::nullopt);
+  EXPECT_EQ(j.severity, Severity::kExposure) << j.reason;
+}
+
+TEST(Verdict, AnUploadReadBack404IsNothingStoredWhenTheDevicesOwnReadsBack) {
+  const nlohmann::json gone = {{{"path", "/ManageSoftRL/t.log"},
+                                {"stored", nullptr},
+                                {"http_status", 404},
+                                {"found", "HTTP 404"}}};
+  Evidence got = got_put(200, std::nullopt, gone);
+  Evidence control = got_put(
+      201, std::nullopt, {{{"path", "/ManageSoftRL/t.log"}, {"stored", true}, {"found", "it"}}});
+  Judgement j = judge_negative({Outcome::kAccepted, &got}, Answer{Outcome::kAccepted, &control});
+  EXPECT_EQ(j.verdict, Verdict::kPass) << j.reason;
+  EXPECT_NE(j.reason.find("nothing was stored"), std::string::npos) << j.reason;
+  control.upload_readback = nullptr;  // this beacon serves no upload back: a 2xx counts as stored
+  j = judge_negative({Outcome::kAccepted, &got}, Answer{Outcome::kAccepted, &control});
+  EXPECT_EQ(j.severity, Severity::kExposure) << j.reason;
+  Evidence refused = got_get(404, "", 0, "text/plain");  // the device cannot upload there at all
+  refused.steps[0]["method"] = "PUT";
+  j = judge_negative({Outcome::kAccepted, &got}, Answer{Outcome::kRejectedHttp, &refused});
+  EXPECT_EQ(j.verdict, Verdict::kInconclusive) << j.reason;
 }
 
 }  // namespace

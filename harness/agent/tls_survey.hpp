@@ -1,0 +1,29 @@
+// tls_survey.hpp: one handshake without a client certificate, to learn what a beacon's port shows
+// anyone: the names in its certificate (the other TLS names the `sni` door tries), the address it
+// answers on (the `no-sni` door), and whether it asks for a client certificate and from which CAs
+// (the CertificateRequest's list, as testssl.sh reports it). Sends no HTTP request.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mtls::agent {
+
+struct TlsSurvey {
+  bool connected = false;  // TCP connected (the handshake itself may still have been refused)
+  bool handshake_completed = false;
+  std::string error;                           // why not, when it failed
+  std::string address;                         // the IP address the name led to
+  std::vector<std::string> certificate_names;  // the server certificate's DNS names (SAN, CN)
+  std::optional<std::string> tls_version;
+  bool client_certificate_requested = false;
+  std::vector<std::string> acceptable_client_cas;  // CertificateRequest CA names (RFC 2253)
+};
+
+// `url`: an https base URL; `resolve`: curl-style HOST:PORT:ADDR overrides.
+TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& resolve,
+                     std::chrono::milliseconds timeout);
+
+}  // namespace mtls::agent
