@@ -167,7 +167,9 @@ class ServerFactory:
                 "CRL": str(self.pki / trust["client_crls"]),
                 "OTHER_CA": str(self.pki / "ca" / "other-ca.pem")}
 
-    def start(self, kind, fixture, backend_flags=None):
+    def start(self, kind, fixture, backend_flags=None, extras=()):
+        """`extras`: more fixture files the config names (e.g. a HAProxy crt-list), written into
+        the server's folder with the same placeholders filled in."""
         workdir = self.base / f"{kind}-{len(self.started)}"
         workdir.mkdir()
         os.chmod(workdir, 0o755)
@@ -190,6 +192,12 @@ class ServerFactory:
         assert not left, f"{fixture}: placeholders left unfilled: {left}"
         conf = workdir / SERVERS.joinpath(fixture).name
         conf.write_text(config)
+        for extra in extras:
+            text = (SERVERS / extra).read_text()
+            for k, v in values.items():
+                text = text.replace(f"@{k}@", v)
+            (workdir / extra).write_text(text)
+            config += f"\n--- {extra}:\n{text}"
         logs = [workdir / "logs" / "stderr", workdir / "logs" / "error.log", workdir / "logs" / "access.log"]
         env = dict(os.environ, HOME=str(workdir), XDG_DATA_HOME=str(workdir / "data"),
                    XDG_CONFIG_HOME=str(workdir / "config"))

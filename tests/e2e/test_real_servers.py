@@ -73,6 +73,61 @@ def curl(peer, server, path, *extra, name=NAME, cert=None, pki=None, manifest=No
     return p.returncode, int(status) if status.isdigit() else 0, body
 
 
+# The other TLS names of the beacon-a certificate (the probe reads them itself), and the name
+# nobody configures (the port's default virtual host).
+CERT_NAMES = ["localhost", "mtls.beacon-a.mtls-harness.test", "open.beacon-a.mtls-harness.test"]
+UNKNOWN = "mtls-harness-unknown-name.invalid"
+GET_OP = "get-ManageSoftDL-Policies-device-0001.npl"
+
+
+def curl_door(peer, server, door, path=POLICY, plain_port=None, mismatch=UNKNOWN):
+    """What a client without certificate gets through one door, with the curl CLI:
+    (exit code, status, body). The doors are the probe's entry paths curl can express."""
+    out = server.workdir / f"door-{os.urandom(4).hex()}.body"
+    port = server.port
+    cmd = ["curl", "-sS", "-k", "--max-time", "15", "-o", str(out), "-w", "%{http_code}"]
+    if door == "https":
+        cmd += ["--resolve", f"{NAME}:{port}:127.0.0.1", f"https://{NAME}:{port}{path}"]
+    elif door == "no-sni":
+        cmd += [f"https://127.0.0.1:{port}{path}"]
+    elif door.startswith("sni:"):
+        name = door[4:]
+        cmd += ["--resolve", f"{name}:{port}:127.0.0.1", f"https://{name}:{port}{path}"]
+    elif door == "sni-host-mismatch":
+        cmd += ["--connect-to", f"{mismatch}:{port}:127.0.0.1:{port}", "-H", f"Host: {NAME}:{port}",
+                f"https://{mismatch}:{port}{path}"]
+    elif door == "plain-http":
+        cmd += [f"http://127.0.0.1:{plain_port}{path}"]
+    elif door == "tls-downgrade":
+        cmd += ["--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0", "--resolve",
+                f"{NAME}:{port}:127.0.0.1", f"https://{NAME}:{port}{path}"]
+    else:
+        raise ValueError(door)
+    p = peer(cmd)
+    body = out.read_bytes() if out.exists() else b""
+    status = p.stdout.decode().strip()
+    return p.returncode, int(status) if status.isdigit() else 0, body
+
+
+def open_doors(peer, server, doors, **kw):
+    """The truth: the doors through which a client without certificate gets the policy itself."""
+    policy = policy_bytes(server)
+    out = set()
+    for d in doors:
+        rc, status, body = curl_door(peer, server, d, **kw)
+        if rc == 0 and 200 <= status < 300 and body == policy:
+            out.add(d)
+    return out
+
+
+def doors_probed_open(report, doors, op=GET_OP):
+    """The doors the probe judged open (FAIL) for the GET, credential none."""
+    rs = {r["entry_path"]: r for r in report["results"]
+          if r["operation"] == op and r["credential"] == "none" and r["entry_path"] in doors}
+    assert set(rs) == set(doors), f"the probe did not try every door: {sorted(set(doors) - set(rs))}"
+    return {d for d, r in rs.items() if r["verdict"] == "FAIL"}
+
+
 def policy_bytes(server):
     return (server.root / POLICY.lstrip("/")).read_bytes()
 
@@ -120,10 +175,10 @@ def test_a_correct_setup_passes_with_nothing_inconclusive(kind, fixture, backend
     # The truth: the device gets the policy; no certificate (any name, or none) gets nothing of it.
     rc, status, body = curl(peer, server, POLICY, cert="valid", pki=pki, manifest=manifest)
     assert (rc, status, body) == (0, 200, policy_bytes(server)), "the device must get its policy"
-    for sni in (True, False):
-        rc, status, body = curl(peer, server, POLICY, sni=sni)
-        assert body != policy_bytes(server), f"{kind}: a client without certificate got the policy"
+    doors = ["https", "no-sni", "sni-host-mismatch", *[f"sni:{n}" for n in CERT_NAMES + [UNKNOWN]]]
+    assert open_doors(peer, server, doors) == set(), f"{kind}: a client without certificate got the policy"
     p, report = probe(harness, pki, manifest, server, tmp_path, writes=uploads)
+    assert doors_probed_open(report, doors) == set()
     verdicts = [r["verdict"] for r in report["results"]]
     record(kind, "correct: client certificate required on every name",
            "curl without certificate gets no policy (with and without SNI); the device gets it", p, report)
@@ -138,3 +193,59 @@ def test_a_correct_setup_passes_with_nothing_inconclusive(kind, fixture, backend
     stored = list((server.root / "ManageSoftRL").rglob("*"))
     contents = b"".join(f.read_bytes() for f in stored if f.is_file())
     assert b"/none/" not in contents and b"/self-signed/" not in contents and b"/untrusted-ca/" not in contents
+
+
+# Class 1: the same port serves the beacon under another TLS name, or without SNI. Each setup
+# says which doors it leaves open; curl confirms it before the probe runs, and the probe (never
+# told any name) must find exactly those, each an EXPOSURE naming its door.
+OTHER_NAMES = [
+    ("nginx", "nginx-open-default-vhost.conf", None, (), {"no-sni", f"sni:{UNKNOWN}", *[f"sni:{n}" for n in CERT_NAMES]}),
+    ("apache2", "apache2-open-first-vhost.conf", None, (), {"no-sni", f"sni:{UNKNOWN}", *[f"sni:{n}" for n in CERT_NAMES]}),
+    # lighttpd decides client verification by SNI but routes by Host: the mismatch is open too
+    ("lighttpd", "lighttpd-host-block.conf", None, (),
+     {"no-sni", "sni-host-mismatch", f"sni:{UNKNOWN}", *[f"sni:{n}" for n in CERT_NAMES]}),
+    ("haproxy", "haproxy-crt-list.conf", [], ("haproxy-crt-list.txt",),
+     {"sni:open.beacon-a.mtls-harness.test", "sni:localhost"}),
+    ("caddy", "caddy-open-site.Caddyfile", None, (), {"sni:open.beacon-a.mtls-harness.test"}),
+]
+
+
+@pytest.mark.parametrize("kind,fixture,backend,extras,assumed_open", OTHER_NAMES,
+                         ids=[f"{c[0]}-{c[1].split('.')[0]}" for c in OTHER_NAMES])
+def test_another_tls_name_or_no_sni_is_found_without_being_told(kind, fixture, backend, extras, assumed_open,
+                                                                servers, peer, harness, pki, manifest, tmp_path):
+    server = servers.start(kind, fixture, backend, extras)
+    doors = ["https", "no-sni", "sni-host-mismatch", *[f"sni:{n}" for n in CERT_NAMES + [UNKNOWN]]]
+    truth = open_doors(peer, server, doors)
+    assert truth == assumed_open, f"{fixture} does not behave as assumed: open doors {sorted(truth)}"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record(kind, fixture.split(".")[0].replace(f"{kind}-", "").replace("-", " "),
+           "curl without certificate gets the policy through: " + ", ".join(sorted(truth)), p, report)
+    assert p.returncode == 1
+    assert doors_probed_open(report, doors) == truth
+    exposed = {f["entry_path"] for f in report["findings"] if f["severity"] == "EXPOSURE"}
+    assert exposed == truth, report["findings"]
+    for f in report["findings"]:  # each names its door, its bypass class and how to close it
+        assert f["remediation"] and f["advisories"], f
+        if f["entry_path"].startswith("sni:"):
+            assert f["entry_path"][4:] in f["title"] and "CWE-288" in f["advisories"][0], f
+        if f["entry_path"] == "no-sni":
+            assert "no TLS name" in f["title"] and "CWE-288" in f["advisories"][0], f
+
+
+def test_an_open_name_outside_the_certificate_needs_open_name(servers, peer, harness, pki, manifest, tmp_path):
+    """A name the beacon's certificate does not hold cannot be guessed: --open-name adds it (and
+    --resolve makes it reachable before DNS has it)."""
+    server = servers.start("nginx", "nginx-open-name.conf")
+    doors = ["https", "no-sni", "sni:files.example.test"]
+    assert open_doors(peer, server, doors) == {"sni:files.example.test"}, "nginx-open-name.conf: premise"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    assert p.returncode == 0 and not report["findings"]  # nothing it could know of was open
+    p, report = probe(harness, pki, manifest, server, tmp_path, "--open-name", "files.example.test",
+                      "--resolve", f"files.example.test:{server.port}:127.0.0.1", writes=False)
+    record("nginx", "another server name, not in the certificate, without client auth",
+           "curl gets the policy only under files.example.test", p, report)
+    assert p.returncode == 1
+    assert {(f["severity"], f["entry_path"]) for f in report["findings"]} == \
+        {("EXPOSURE", "sni:files.example.test"), ("EXPOSURE", "sni-host-mismatch")} or \
+        {(f["severity"], f["entry_path"]) for f in report["findings"]} == {("EXPOSURE", "sni:files.example.test")}
