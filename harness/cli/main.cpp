@@ -802,6 +802,10 @@ int main(int argc, char** argv) {
                     "targets; without it (and --open-name) the resumption check is SKIPPED");
   probe->add_option("--plain-http-port", pargs.options.plain_http_port,
                     "Port where each target's cleartext side door is tried (default 80)");
+  probe->add_option("--timeout", pargs.options.timeout_s,
+                    "Seconds one request may take before the beacon counts as silent (default\n"
+                    "20; a beacon that completed the handshake and never answered is\n"
+                    "PROTOCOL_ERROR, not UNREACHABLE)");
   probe->add_option("--rate", pargs.options.rate,
                     "Requests started per second, at most (default 5)");
   probe->add_flag("--dry-run", pargs.options.dry_run, "Print the plan; send nothing");

@@ -300,6 +300,7 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
     ch.options.known_digests = digests;
     ch.options.check_id = ch.record.check_id;
     ch.options.resolve = prep.resolve;
+    if (prep.timeout) ch.options.total_timeout = *prep.timeout;
     ch.options.entry.path = path;
     if (const auto& sel = catalogue.get("select-beacon").requests; !sel.empty())
       ch.options.entry.warmup_path = sel.front().path_template;

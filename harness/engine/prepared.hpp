@@ -28,6 +28,7 @@ struct Prepared {
   std::optional<agent::TrustSettings> trust;
   std::vector<std::string> resolve;  // curl-style HOST:PORT:ADDR overrides for every check
   nlohmann::json survey;             // what probe learnt of each beacon before the checks
+  std::optional<std::chrono::milliseconds> timeout;  // per request, instead of the agent's 60 s
 };
 
 // Loads and validates the scenario files of `o` (throws InputError).

@@ -130,6 +130,8 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
   if (p.allow_writes && (!p.upload_path.starts_with("/") ||
                          p.upload_path.find_first_of(" \t\r\n") != std::string::npos))
     throw InputError("--upload-path " + p.upload_path + ": must be a URL path starting with '/'");
+  if (!(p.timeout_s >= 1.0 && p.timeout_s <= 600.0))
+    throw InputError("--timeout " + std::to_string(p.timeout_s) + ": must be 1..600 seconds");
   if (p.plain_http_port < 1 || p.plain_http_port > 65535)
     throw InputError("--plain-http-port " + std::to_string(p.plain_http_port) +
                      ": must be 1..65535");
@@ -157,6 +159,7 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
 
   Prepared prep{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, p.trust};
   prep.resolve = p.resolve;
+  prep.timeout = std::chrono::milliseconds(static_cast<long>(p.timeout_s * 1000));
   // The plain-HTTP door of a name given by --resolve resolves the same way.
   for (const auto& t : p.targets) {
     const auto u = agent::parse_url(t);

@@ -31,6 +31,7 @@ struct ProbeOptions {
   std::string resume_from;           // an https listener without client auth, if any
   int plain_http_port = 80;          // where each target's cleartext side door is tried
   double rate = 5.0;                 // requests started per second, at most
+  double timeout_s = 20.0;           // longest one request may take (a beacon that never answers)
   bool dry_run = false;
 };
 

@@ -167,9 +167,11 @@ class ServerFactory:
                 "CRL": str(self.pki / trust["client_crls"]),
                 "OTHER_CA": str(self.pki / "ca" / "other-ca.pem")}
 
-    def start(self, kind, fixture, backend_flags=None, extras=()):
+    def start(self, kind, fixture, backend_flags=None, extras=(), backend_port=None):
         """`extras`: more fixture files the config names (e.g. a HAProxy crt-list), written into
-        the server's folder with the same placeholders filled in."""
+        the server's folder with the same placeholders filled in. `backend_port`: @BACKEND@ is
+        this port (a backend the test runs itself) instead of a Python beacon app. An nginx
+        fixture that names @PORT2@ gets a second listening socket (a plain-HTTP listener)."""
         workdir = self.base / f"{kind}-{len(self.started)}"
         workdir.mkdir()
         os.chmod(workdir, 0o755)
@@ -181,6 +183,11 @@ class ServerFactory:
         inherited = _listening_socket() if kind in ("nginx", "lighttpd", "haproxy") else None
         port = inherited.getsockname()[1] if inherited else _free_port()
         values = self.values(workdir, root, port)
+        second = _listening_socket() if kind == "nginx" and "@PORT2@" in template else None
+        if second:
+            values["PORT2"] = str(second.getsockname()[1])
+        if backend_port is not None:
+            values["BACKEND"] = str(backend_port)
         backend = None
         if backend_flags is not None:
             backend, values["BACKEND"] = start_py_beacon(root, workdir, *backend_flags)
@@ -204,8 +211,9 @@ class ServerFactory:
         pass_fds = ()
         if kind == "nginx":
             cmd = ["nginx", "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "logs" / "error.log")]
-            env["NGINX"] = f"{inherited.fileno()};"
-            pass_fds = (inherited.fileno(),)
+            socks = [inherited] + ([second] if second else [])
+            env["NGINX"] = "".join(f"{x.fileno()};" for x in socks)
+            pass_fds = tuple(x.fileno() for x in socks)
         elif kind in ("lighttpd", "haproxy"):
             # The inherited socket as fd 3 (systemd's convention, which lighttpd reads from
             # LISTEN_PID/LISTEN_FDS; HAProxy binds "fd@3").
@@ -225,10 +233,12 @@ class ServerFactory:
         with open(workdir / "logs" / "stderr", "wb") as err:
             proc = subprocess.Popen(cmd, env=env, pass_fds=pass_fds, stdout=err, stderr=err,
                                     stdin=subprocess.DEVNULL, cwd=workdir)
-        if inherited:
-            inherited.close()  # the server holds its own copy
+        for x in (inherited, second):
+            if x:
+                x.close()  # the server holds its own copy
         server = RealServer(kind, workdir, cmd, proc, port, logs, root, config)
         server.backend = backend
+        server.port2 = int(values["PORT2"]) if second else None
         self.started.append(server)
         deadline = time.monotonic() + READY_TIMEOUT_S
         ready = True

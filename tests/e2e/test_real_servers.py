@@ -139,7 +139,9 @@ def probe(harness, pki, manifest, server, tmp_path, *extra, writes=True):
             "--resolve", f"{NAME}:{server.port}:127.0.0.1",
             "--ca", pki / manifest["trust"]["server_ca_bundle"],
             "--cert", pki / cred["cert"], "--key", pki / cred["key"],
-            "--path", POLICY, "--rate", 100, "--plain-http-port", closed_port(), "--out", out, *extra]
+            "--path", POLICY, "--rate", 100, "--out", out, *extra]
+    if "--plain-http-port" not in extra:
+        args += ["--plain-http-port", closed_port()]
     if writes:
         args.append("--allow-writes")
     p = harness(*args, timeout=300)
@@ -189,6 +191,10 @@ def test_a_correct_setup_passes_with_nothing_inconclusive(kind, fixture, backend
     tried = {r["entry_path"] for r in report["results"]}
     assert {"sni:localhost", "sni:open.beacon-a.mtls-harness.test", "sni:mtls-harness-unknown-name.invalid",
             "no-sni"} <= tried
+    if kind == "caddy":  # Go's TLS 1.3: the refusal comes after the handshake (an alert or an HTTP/2 reset)
+        none = next(r for r in report["results"] if r["check_id"].endswith(f"/{GET_OP}/none/https"))
+        assert none["outcome"] == "REJECTED_AFTER_HANDSHAKE" and none["evidence"]["tls_version"] == "TLSv1.3"
+        assert none["evidence"]["curl_code"] in (16, 55, 56, 92), none["evidence"]
     # nothing a rejected client sent was stored
     stored = list((server.root / "ManageSoftRL").rglob("*"))
     contents = b"".join(f.read_bytes() for f in stored if f.is_file())
@@ -249,3 +255,81 @@ def test_an_open_name_outside_the_certificate_needs_open_name(servers, peer, har
     assert {(f["severity"], f["entry_path"]) for f in report["findings"]} == \
         {("EXPOSURE", "sni:files.example.test"), ("EXPOSURE", "sni-host-mismatch")} or \
         {(f["severity"], f["entry_path"]) for f in report["findings"]} == {("EXPOSURE", "sni:files.example.test")}
+
+
+def curl_put(peer, server, path, data, *extra):
+    """A PUT without certificate, with curl: (exit code, status)."""
+    cmd = ["curl", "-sS", "-k", "--max-time", "15", "-o", "/dev/null", "-w", "%{http_code}",
+           "--resolve", f"{NAME}:{server.port}:127.0.0.1", "-T", "-", *extra,
+           f"https://{NAME}:{server.port}{path}"]
+    p = peer(cmd, input_bytes=data)
+    status = p.stdout.decode().strip()
+    return p.returncode, int(status) if status.isdigit() else 0
+
+
+def negatives(report, op):
+    return [r for r in report["results"] if r["operation"] == op and r["expected"] == "REJECTED"
+            and r["verdict"] != "SKIPPED"]
+
+
+# Class 5: soft refusals (HTTP 200 with an error page, a "use https" notice on the cleartext
+# port, a 200 to an upload that stored nothing) are refusals, not exposures.
+SOFT = [("nginx", "nginx-soft-refusal.conf", None), ("haproxy", "haproxy-soft-refusal.conf", ["--trust-header",
+        "X-SSL-Client-Verify", "--soft-refusal"])]
+
+
+@pytest.mark.parametrize("kind,fixture,backend", SOFT, ids=[s[0] for s in SOFT])
+def test_a_200_error_page_is_a_soft_refusal_not_an_exposure(kind, fixture, backend, servers, peer, harness, pki,
+                                                             manifest, tmp_path):
+    server = servers.start(kind, fixture, backend)
+    rc, status, body = curl(peer, server, POLICY)
+    assert rc == 0 and status == 200 and body != policy_bytes(server) and b"certificate" in body, \
+        f"{fixture}: premise: a client without certificate gets HTTP 200 with an error page"
+    probe_file = f"/ManageSoftRL/truth-{os.urandom(3).hex()}.log"
+    assert curl_put(peer, server, probe_file, b"curl without a certificate\n")[1] == 200
+    assert not (server.root / probe_file.lstrip("/")).exists(), f"{fixture}: premise: nothing stored"
+    extra = []
+    if server.port2:  # nginx: the cleartext port answers 200 "use https"
+        rc, status, body = curl_door(peer, server, "plain-http", plain_port=server.port2)
+        assert status == 200 and b"use https" in body
+        extra = ["--plain-http-port", server.port2]
+    p, report = probe(harness, pki, manifest, server, tmp_path, *extra)
+    record(kind, "optional client certificate, HTTP 200 error page for clients without one",
+           "curl without certificate: HTTP 200 with an error page, its upload not stored", p, report)
+    assert p.returncode == 0, [(r["check_id"], r["verdict"], r["reason"]) for r in report["results"]
+                               if r["verdict"] not in ("PASS", "SKIPPED")]
+    soft = [r for r in negatives(report, GET_OP) if r["evidence"]["http_status"] == 200]
+    assert soft and all(r["outcome"] == "REJECTED_HTTP" and "soft refusal" in r["reason"] for r in soft)
+    assert all(r["evidence"]["body_sha256"] and r["evidence"]["body_head"] for r in soft)
+    if server.port2:
+        plain = [r for r in soft if r["entry_path"] == "plain-http"]
+        assert plain and "use https" in plain[0]["reason"]
+    # every upload without a valid certificate was answered 200 and read back: nothing stored
+    uploads = [r for r in negatives(report, "upload-test") if r["evidence"]["http_status"] == 200]
+    assert uploads and all("nothing was stored" in r["reason"] and r["verdict"] == "PASS" for r in uploads)
+    stored = (server.root / "ManageSoftRL" / "mtls-harness-probe-test.log").read_bytes()
+    assert b"/valid/https" in stored  # the device's own upload is the one kept
+
+
+# Class 6: refusals in other shapes (a 302 away, a 404) are refusals when the control got in.
+SHAPES = [("nginx", "nginx-refusal-shapes.conf", {GET_OP: 302, "upload-test": 404}),
+          ("apache2", "apache2-refusal-404.conf", {GET_OP: 404, "upload-test": 404})]
+
+
+@pytest.mark.parametrize("kind,fixture,statuses", SHAPES, ids=[s[0] for s in SHAPES])
+def test_a_redirect_or_404_for_unverified_clients_is_a_refusal(kind, fixture, statuses, servers, peer, harness, pki,
+                                                                manifest, tmp_path):
+    server = servers.start(kind, fixture)
+    assert curl(peer, server, POLICY)[1] == statuses[GET_OP], f"{fixture}: premise"
+    assert curl(peer, server, POLICY, cert="valid", pki=pki, manifest=manifest)[1] == 200
+    p, report = probe(harness, pki, manifest, server, tmp_path)
+    record(kind, f"optional client certificate, HTTP {statuses[GET_OP]} for clients without one",
+           f"curl without certificate: HTTP {statuses[GET_OP]}; the device: 200", p, report)
+    assert p.returncode == 0, [(r["check_id"], r["verdict"], r["reason"]) for r in report["results"]
+                               if r["verdict"] not in ("PASS", "SKIPPED")]
+    for op, status in statuses.items():
+        front = [r for r in negatives(report, op) if r["entry_path"] == "https" and r["credential"] == "none"]
+        assert front and front[0]["outcome"] == "REJECTED_HTTP" and front[0]["evidence"]["http_status"] == status
+    if statuses[GET_OP] == 302:
+        front = next(r for r in negatives(report, GET_OP) if r["entry_path"] == "https" and r["credential"] == "none")
+        assert front["evidence"]["redirect_to"] == "https://help.example.test/client-certificates.html"
