@@ -333,3 +333,58 @@ def test_a_redirect_or_404_for_unverified_clients_is_a_refusal(kind, fixture, st
     if statuses[GET_OP] == 302:
         front = next(r for r in negatives(report, GET_OP) if r["entry_path"] == "https" and r["credential"] == "none")
         assert front["evidence"]["redirect_to"] == "https://help.example.test/client-certificates.html"
+
+
+# Class 7: a LOCKOUT must be about the certificate. A folder the device gets 403/404 for (no
+# listing) proves nothing either way: INCONCLUSIVE with the hint, never a LOCKOUT. A beacon
+# that trusts the wrong CA refuses the device's certificate: that is a LOCKOUT.
+@pytest.mark.parametrize("kind,fixture", [("nginx", "nginx-correct.conf"), ("apache2", "apache2-correct.conf")])
+def test_a_folder_the_device_cannot_list_is_inconclusive_not_a_lockout(kind, fixture, servers, peer, harness, pki,
+                                                                        manifest, tmp_path):
+    server = servers.start(kind, fixture)
+    rc, status, _ = curl(peer, server, "/ManageSoftDL/", cert="valid", pki=pki, manifest=manifest)
+    assert rc == 0 and status in (403, 404), f"{fixture}: premise: no listing for the device"
+    p, report = probe(harness, pki, manifest, server, tmp_path, "--path", "/ManageSoftDL/", writes=False)
+    record(kind, "correct, probed on a folder without a listing (the old default --path)",
+           f"the device gets HTTP {status} for the folder", p, report)
+    assert p.returncode == 3 and not report["findings"], report["findings"]
+    control = next(r for r in report["results"] if r["credential"] == "valid" and "ManageSoftDL/" in r["check_id"]
+                   and r["operation"] == "get-ManageSoftDL")
+    assert control["verdict"] == "INCONCLUSIVE" and control["severity"] is None
+    assert "give --path a file" in control["reason"]
+
+
+@pytest.mark.parametrize("kind,fixture", [("nginx", "nginx-wrong-ca.conf"), ("apache2", "apache2-wrong-ca.conf")])
+def test_a_beacon_trusting_the_wrong_ca_is_a_lockout(kind, fixture, servers, peer, harness, pki, manifest, tmp_path):
+    server = servers.start(kind, fixture)
+    rc, status, body = curl(peer, server, POLICY, cert="valid", pki=pki, manifest=manifest)
+    assert body != policy_bytes(server), f"{fixture}: premise: the device is refused"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record(kind, "client certificates checked against the wrong CA",
+           f"curl with the device's certificate is refused (exit {rc}, HTTP {status})", p, report)
+    assert p.returncode == 1
+    assert {(f["severity"], f["credential"]) for f in report["findings"]} == {("LOCKOUT", "valid")}
+
+
+# Class 8: a beacon that completed the handshake and then never answered is reachable: it is
+# named (PROTOCOL_ERROR, "no answer"), never UNREACHABLE.
+@pytest.mark.parametrize("kind,fixture", [("stunnel", "stunnel-correct.conf"), ("haproxy", "haproxy-correct.conf")])
+def test_a_beacon_silent_after_the_handshake_is_not_unreachable(kind, fixture, servers, peer, harness, pki, manifest,
+                                                                 tmp_path):
+    blackhole = socket.socket()  # accepts TCP connections (the kernel's backlog), answers nothing
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(64)
+    try:
+        server = servers.start(kind, fixture, backend_port=blackhole.getsockname()[1])
+        rc, status, _ = curl(peer, server, POLICY, "--max-time", "3", cert="valid", pki=pki, manifest=manifest)
+        assert rc == 28 and status == 0, f"{fixture}: premise: the handshake completes, no answer follows"
+        p, report = probe(harness, pki, manifest, server, tmp_path, "--timeout", "2", writes=False)
+        record(kind, "correct TLS, a backend that never answers", "curl: handshake done, then time-out (curl 28)",
+               p, report)
+        assert p.returncode == 3
+        control = next(r for r in report["results"] if r["credential"] == "valid")
+        assert control["outcome"] == "PROTOCOL_ERROR" and "no answer" in control["reason"], control
+        assert control["evidence"]["handshake_completed"]
+        assert not [r for r in report["results"] if r["outcome"] == "UNREACHABLE" and r["evidence"]["handshake_completed"]]
+    finally:
+        blackhole.close()
