@@ -50,7 +50,9 @@ const std::vector<std::string>& entry_path_names() {
                                                  "renegotiation",
                                                  "tls-downgrade",
                                                  "no-sni",
-                                                 "sni"};
+                                                 "sni",
+                                                 "path",
+                                                 "header"};
   return names;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/catalogue.hpp"
+#include "agent/request_variant.hpp"
 #include "core/result.hpp"
 
 namespace mtls::agent {
@@ -67,6 +68,8 @@ struct EntryPathSettings {
   std::string resume_from;
   // renegotiation: an unprotected path asked first on the same connection.
   std::string warmup_path = "/ManageSoftDL/";
+  // path:<name> / header:<name>: the request re-spelled (its headers already filled in).
+  std::optional<RequestVariant> variant;
 };
 
 // Entry path names (design.md), in report order.

@@ -7,9 +7,9 @@
 //                                    after it (TLS 1.3)      -> REJECTED_AFTER_HANDSHAKE
 //  6. the beacon closed (or reset the HTTP/2 stream) after the handshake, no HTTP answer
 //                                                            -> REJECTED_AFTER_HANDSHAKE
-//  7. an HTTP answer: 3xx or 4xx (a refusal of some shape: 400 "no certificate", 403, a 302 to a
-//                    help page, 404/405 for unverified clients) -> REJECTED_HTTP
-//                    2xx with the payload verified           -> ACCEPTED
+//  7. an HTTP answer: 3xx, 4xx or 501 (a refusal of some shape: 400 "no certificate", 403, a 302
+//                    to a help page, 404/405/501 for unverified clients or methods) ->
+//                    REJECTED_HTTP 2xx with the payload verified           -> ACCEPTED
 //  8. anything else (5xx, 1xx, a failed payload check)       -> PROTOCOL_ERROR
 // Whether a refusal is about the client certificate is the verdict's business (engine/verdict):
 // it compares a refusal with what the positive control got on the same path.
@@ -63,7 +63,8 @@ std::string alert_name(int code) {
 namespace {
 bool is_rejecting_status(long s) {
   // 421: a server that refuses a Host other than the TLS name it negotiated (nginx, our beacon).
-  return s >= 300 && s < 500;
+  // 501: the method is not implemented (POST where PUT is expected): refused, not failed.
+  return (s >= 300 && s < 500) || s == 501;
 }
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <botan/hex.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/request_variant.hpp"
 #include "agent/url.hpp"
 #include "core/files.hpp"
 
@@ -277,6 +278,24 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
       curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to_);
     }
   }
+  if (o.entry.variant) {  // path:<name> / header:<name>: the same request, asked otherwise
+    const RequestVariant& v = *o.entry.variant;
+    variant_ = {{"variant", v.door + ":" + v.name},
+                {"method", v.method.empty() ? spec.method : v.method}};
+    if (const auto u = parse_url(url_); u && !v.spell.empty()) {
+      const std::string path = respell(u->path, v.spell);
+      url_ = u->scheme + "://" + u->authority() + path;
+      curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+      curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);  // as spelled: no dot-segment squashing
+      variant_["request_path"] = path;
+    }
+    if (!v.method.empty()) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, v.method.c_str());
+    variant_["headers"] = nlohmann::json::array();
+    for (const auto& [name, value] : v.headers) {
+      headers_ = curl_slist_append(headers_, (name + ": " + value).c_str());
+      variant_["headers"].push_back(name);  // names only: the values can be long
+    }
+  }
   for (const auto& entry : o.resolve) resolve_ = curl_slist_append(resolve_, entry.c_str());
   if (resolve_ != nullptr) curl_easy_setopt(c, CURLOPT_RESOLVE, resolve_);
   if (o.entry.path == "tls-downgrade") {  // offer only TLS 1.0/1.1 (OpenSSL needs level 0)
@@ -333,6 +352,7 @@ RequestResult Transfer::finish(CURLcode code) {
     s.payload_verified = e.payload_verified;
   }
   out.classification = classify(s);
+  if (!variant_.is_null()) e.side_door = variant_;
   out.body = std::move(down_.kept);
   return out;
 }

@@ -87,6 +87,7 @@ class Transfer {
   curl_slist* headers_ = nullptr;
   curl_slist* connect_to_ = nullptr;
   curl_slist* resolve_ = nullptr;
+  nlohmann::json variant_;  // how a path:/header: door re-spelled the request
   char errbuf_[CURL_ERROR_SIZE] = {0};
 };
 

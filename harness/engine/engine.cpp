@@ -274,6 +274,13 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
                      "' is not expected to get in, so it cannot be a positive control");
   std::vector<Check> plan;
   std::map<std::string, agent::ClientCredential> loaded;  // each credential parsed once
+  // The distributed certificate's public facts, for header:<name> doors that name it.
+  std::map<std::string, std::string> facts;
+  if (auto it = prep.credentials.find(sc.control_credential);
+      it != prep.credentials.end() && it->second.cert)
+    facts = agent::certificate_facts(*it->second.cert);
+  else if (const auto& cc = m.credential(sc.control_credential); cc.cert)
+    facts = agent::certificate_facts(*cc.cert);
   auto add = [&](const std::string& beacon_label, const agent::Operation& op,
                  const std::string& path, const std::string& cname,
                  std::vector<std::string> beacon_names, bool boundary) {
@@ -299,6 +306,11 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
       ch.options.credential = loaded.try_emplace(cname, credential_for(cred)).first->second;
     ch.options.known_digests = digests;
     ch.options.check_id = ch.record.check_id;
+    if (const agent::RequestVariant* v = prep.variants.find(path)) {
+      agent::RequestVariant filled = *v;
+      filled.headers = agent::fill_headers(v->headers, facts);
+      ch.options.entry.variant = std::move(filled);
+    }
     ch.options.resolve = prep.resolve;
     if (prep.timeout) ch.options.total_timeout = *prep.timeout;
     ch.options.entry.path = path;
@@ -323,11 +335,17 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
       std::optional<std::size_t> control;
       for (std::size_t i = first; i < plan.size(); ++i)
         if (plan[i].record.credential == sc.control_credential) control = i;
+      std::vector<std::string> methods;
+      for (const auto& r : op.requests) methods.push_back(r.method);
       for (const auto& path : sc.entry_paths)
         if (path == "sni") {
           for (const auto& name : tls_names_of(b))
             for (const auto& c : sc.side_door_credentials)
               add(b.name, op, "sni:" + name, c, {b.name}, false);
+        } else if (path == "path" || path == "header") {
+          for (const agent::RequestVariant* v : prep.variants.for_door(path, methods))
+            for (const auto& c : sc.side_door_credentials)
+              add(b.name, op, path + ":" + v->name, c, {b.name}, false);
         } else if (path != "https") {
           for (const auto& c : sc.side_door_credentials) add(b.name, op, path, c, {b.name}, false);
         }
@@ -777,7 +795,8 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
         std::string title;
         const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
         std::string open_name = doors.count(r.beacon) ? doors[r.beacon].open_name : "";
-        if (r.entry_path.starts_with("sni:")) open_name = r.entry_path.substr(4);
+        if (const auto colon = r.entry_path.find(':'); colon != std::string::npos)
+          open_name = r.entry_path.substr(colon + 1);  // sni:<name>, path:<variant>...
         if (r.entry_path == "sni-host-mismatch" && open_name.empty()) open_name = kUnknownTlsName;
         if (r.entry_path != "https" && severity == "EXPOSURE")
           title = EntryPaths::fill(door.title, r.beacon, open_name) + " (credential '" +

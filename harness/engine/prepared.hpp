@@ -11,6 +11,7 @@
 
 #include "agent/agent.hpp"
 #include "agent/catalogue.hpp"
+#include "agent/request_variant.hpp"
 #include "engine/engine.hpp"
 #include "engine/entry_paths.hpp"
 #include "engine/scenario.hpp"
@@ -29,6 +30,7 @@ struct Prepared {
   std::vector<std::string> resolve;  // curl-style HOST:PORT:ADDR overrides for every check
   nlohmann::json survey;             // what probe learnt of each beacon before the checks
   std::optional<std::chrono::milliseconds> timeout;  // per request, instead of the agent's 60 s
+  agent::RequestVariants variants = agent::RequestVariants::load_default();  // path:/header: doors
 };
 
 // Loads and validates the scenario files of `o` (throws InputError).

@@ -3,9 +3,11 @@ files from --root (GET/HEAD) and stores PUT uploads under it (temporary file, fs
 
 Its access rule is what a real app does wrong or right:
   --trust-header NAME  admit a request only if header NAME says SUCCESS (the terminator is meant to
-                       set it; a terminator that passes the client's own header lets anyone in)
+                       set it; a terminator that passes the client's own header lets anyone in);
+                       repeatable: any of them will do (an app made for several terminators)
   --soft-refusal       refuse with HTTP 200 and an error page instead of 403
-  --case-insensitive   map paths to files ignoring letter case, as IIS does
+  --iis                map paths to files as IIS does: letter case ignored, backslashes are
+                       slashes, trailing dots of a name ignored
 
 Binds 127.0.0.1 port 0 and prints {"port": N} on stdout when it listens."""
 import argparse
@@ -13,6 +15,7 @@ import http.server
 import json
 import os
 import pathlib
+import posixpath
 import sys
 import urllib.parse
 
@@ -20,9 +23,9 @@ import urllib.parse
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
-    ap.add_argument("--trust-header")
+    ap.add_argument("--trust-header", action="append", default=[])
     ap.add_argument("--soft-refusal", action="store_true")
-    ap.add_argument("--case-insensitive", action="store_true")
+    ap.add_argument("--iis", action="store_true")
     args = ap.parse_args()
     root = pathlib.Path(args.root).resolve()
 
@@ -41,7 +44,7 @@ def main():
                 self.wfile.write(body)
 
         def admitted(self):
-            if args.trust_header and self.headers.get(args.trust_header) != "SUCCESS":
+            if args.trust_header and not any(self.headers.get(h) == "SUCCESS" for h in args.trust_header):
                 if args.soft_refusal:
                     self.answer(200, b"<html><body>A client certificate is required.</body></html>\n",
                                 "text/html")
@@ -52,12 +55,17 @@ def main():
 
         def file_for(self):
             path = urllib.parse.unquote(self.path.split("?", 1)[0].split(";", 1)[0])
-            parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+            if args.iis:
+                path = path.replace("\\", "/")
+            path = posixpath.normpath("/" + path)  # dot segments and doubled slashes resolved
+            parts = [p for p in path.split("/") if p]
             if ".." in parts:
                 return None
             f = root
             for part in parts:
-                if args.case_insensitive and f.is_dir():
+                if args.iis:
+                    part = part.rstrip(".")
+                if args.iis and f.is_dir():
                     match = [c for c in f.iterdir() if c.name.lower() == part.lower()]
                     f = match[0] if match else f / part
                 else:

@@ -11,10 +11,12 @@ import json
 import os
 import pathlib
 import socket
+import urllib.parse
 
 import pytest
+import yaml
 
-from helpers import BIN, OP_PATH
+from helpers import BIN, HOME, OP_PATH
 from real_servers import ServerFactory
 
 NAME = "beacon-a.mtls-harness.test"
@@ -388,3 +390,96 @@ def test_a_beacon_silent_after_the_handshake_is_not_unreachable(kind, fixture, s
         assert not [r for r in report["results"] if r["outcome"] == "UNREACHABLE" and r["evidence"]["handshake_completed"]]
     finally:
         blackhole.close()
+
+
+# Classes 2 and 3: other spellings of the same resource, and identity taken from headers. The
+# variants are the probe's own catalogue (fixtures/request_variants.yaml); the test spells each
+# one itself and asks curl first, then the probe must judge every variant as curl found it.
+VARIANTS = yaml.safe_load((HOME / "fixtures" / "request_variants.yaml").read_text())
+
+
+def spell(path, kind):
+    """The test's own spelling of a path (an oracle written apart from the harness's)."""
+    first = path.find("/", 1)
+    first = len(path) if first < 0 else first
+    if kind == "upper-case":
+        return path.upper()
+    if kind == "lower-case":
+        return path.lower()
+    if kind == "percent-encoded-letter":
+        i = next(i for i, c in enumerate(path) if c.isalpha())
+        return path[:i] + "%%%02X" % ord(path[i]) + path[i + 1:]
+    if kind == "percent-encoded-slash":
+        return path[:first] + path[first:].replace("/", "%2F")
+    if kind == "double-slash":
+        return "/" + path
+    if kind == "dot-segment":
+        return "/." + path
+    if kind == "dotdot-segment":
+        return "/mtls-harness-x/.." + path
+    if kind == "trailing-dot":
+        return path[:first] + "." + path[first:]
+    if kind == "semicolon-parameter":
+        return path[:first] + ";mtls-harness" + path[first:]
+    if kind == "backslash":
+        return "/" + path[1:].replace("/", "\\")
+    raise ValueError(kind)
+
+
+def open_variants(peer, server, door, manifest, pki):
+    """The truth for every GET variant of `door`: the names through which curl, without a
+    certificate, gets the policy itself."""
+    cert_pem = (pki / manifest["credentials"]["valid"]["cert"]).read_text()
+    facts = {"cert_pem_escaped": urllib.parse.quote(cert_pem, safe="-._~"), "cert_sha256": "0" * 64,
+             "cert_subject": "CN=valid", "cert_der_base64": "AA=="}
+    out = set()
+    for name, v in VARIANTS[door].items():
+        if "GET" not in v["applies_to"]:
+            continue
+        path = spell(POLICY, v["spell"]) if v.get("spell") else POLICY
+        headers = []
+        for h, value in (v.get("headers") or {}).items():
+            for k, fact in facts.items():
+                value = value.replace("{" + k + "}", fact)
+            headers += ["-H", f"{h}: {value}"]
+        rc, status, body = curl(peer, server, path, "--path-as-is", *headers)
+        if rc == 0 and status == 200 and body == policy_bytes(server):
+            out.add(f"{door}:{name}")
+    return out
+
+
+def probed_open(report, door):
+    rs = [r for r in report["results"] if r["operation"] == GET_OP and r["entry_path"].startswith(door + ":")]
+    names = {f"{door}:{n}" for n, v in VARIANTS[door].items() if "GET" in v["applies_to"]}
+    assert {r["entry_path"] for r in rs} == names, "the probe did not try every variant"
+    return {r["entry_path"] for r in rs if r["verdict"] == "FAIL"}
+
+
+BYPASSES = [
+    ("haproxy", "haproxy-path-prefix.conf", ["--iis"], "path"),
+    ("nginx", "nginx-location-prefix.conf", ["--iis"], "path"),
+    ("haproxy", "haproxy-header-passthrough.conf", ["--trust-header", "X-SSL-Client-Verify"], "header"),
+    ("nginx", "nginx-header-name-mismatch.conf",
+     ["--trust-header", "X-SSL-Client-Verify", "--trust-header", "X-Client-Verify"], "header"),
+    ("apache2", "apache2-conditional-header.conf", ["--trust-header", "X-SSL-Client-Verify"], "header"),
+]
+
+
+@pytest.mark.parametrize("kind,fixture,backend,door", BYPASSES, ids=[b[1].split(".")[0] for b in BYPASSES])
+def test_another_spelling_or_a_spoofed_header_is_found(kind, fixture, backend, door, servers, peer, harness, pki,
+                                                       manifest, tmp_path):
+    server = servers.start(kind, fixture, backend)
+    assert curl(peer, server, POLICY)[2] != policy_bytes(server), f"{fixture}: premise: the front door is closed"
+    assert curl(peer, server, POLICY, cert="valid", pki=pki, manifest=manifest)[2] == policy_bytes(server), \
+        f"{fixture}: premise: the device gets in"
+    truth = open_variants(peer, server, door, manifest, pki)
+    assert truth, f"{fixture}: premise: some {door} variant gets in"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record(kind, fixture.split(".")[0].replace(f"{kind}-", "").replace("-", " "),
+           "curl without certificate gets the policy through: " + ", ".join(sorted(truth)), p, report)
+    assert p.returncode == 1
+    assert probed_open(report, door) == truth
+    exposed = {f["entry_path"] for f in report["findings"] if f["severity"] == "EXPOSURE"}
+    assert exposed == truth, report["findings"]
+    cwe = "CWE-41" if door == "path" else "CWE-290"
+    assert all(cwe in f["advisories"][0] for f in report["findings"])

@@ -55,6 +55,8 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"http_302_away_is_a_refusal_shape", sig(CURLE_OK, {}, false, true, 302),
             Outcome::kRejectedHttp},
         Row{"http_405", sig(CURLE_OK, {}, false, true, 405), Outcome::kRejectedHttp},
+        Row{"http_501_method_not_implemented", sig(CURLE_OK, {}, false, true, 501),
+            Outcome::kRejectedHttp},
         Row{"http2_stream_reset_after_handshake", sig(CURLE_HTTP2_STREAM, {}, false, true),
             Outcome::kRejectedAfterHandshake},
         Row{"http2_error_after_handshake", sig(CURLE_HTTP2, {}, false, true),
