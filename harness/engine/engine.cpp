@@ -190,6 +190,10 @@ std::string remediation(const std::string& severity, const std::string& kind,
   if (d == "validity") return "reject certificates outside their validity period on " + beacon;
   if (d == "eku") return "require the clientAuth extended key usage on " + beacon;
   if (d == "revocation") return "enable revocation checking (CRL or OCSP) on " + beacon;
+  if (d == "forged-identity")
+    return "verify the client certificate's signatures up to the trusted client CA on " + beacon +
+           ": a certificate that only copies the device's names (issuer, subject, serial) must "
+           "not get in (trust a CA by its key, never by its name)";
   if (d == "intermediate")
     return "trust only the root on " + beacon + " and require devices to send their chain";
   return "require a valid client certificate on " + beacon;
@@ -411,6 +415,12 @@ void read_back_uploads(Evidence& e, const Check& control, const std::function<vo
   }
 }
 
+// The manifest with the run's extra (forged) credentials.
+pki::Manifest with_extras(pki::Manifest m, const Prepared& prep) {
+  for (const auto& [name, c] : prep.extra_credentials) m.credentials[name] = c;
+  return m;
+}
+
 // Where each side door of a beacon is (entry paths): derived from a simulated beacon's listeners
 // and settings, or given by the scenario for an external one.
 struct Doors {
@@ -502,7 +512,7 @@ json plan_prepared(const RunOptions& o, const Prepared& p) {
   json out = json::array();
   try {
     if (!o.pki) pki::init({.out = tmp / "pki", .key_type = pki::KeyType::kEcdsaP256});
-    const pki::Manifest m = pki::load_manifest(o.pki ? *o.pki : tmp / "pki");
+    const pki::Manifest m = with_extras(pki::load_manifest(o.pki ? *o.pki : tmp / "pki"), p);
     for (const auto& sc : p.scenarios)
       for (auto& ch : expand(sc, m, p)) {
         // External beacons' doors are known without starting anything: say what will be skipped.
@@ -547,7 +557,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
     pki_dir = fs::absolute(*o.pki);
   else
     pki::init({.out = pki_dir, .key_type = pki::KeyType::kEcdsaP256, .force = true});
-  const pki::Manifest manifest = pki::load_manifest(pki_dir);
+  const pki::Manifest manifest = with_extras(pki::load_manifest(pki_dir), prep);
   // Expand every scenario once. The manifest is needed to check credential names: on bad
   // input, undo what this run wrote.
   std::vector<std::vector<Check>> plans;

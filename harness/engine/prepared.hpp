@@ -15,6 +15,7 @@
 #include "engine/engine.hpp"
 #include "engine/entry_paths.hpp"
 #include "engine/scenario.hpp"
+#include "pki/manifest.hpp"
 
 namespace mtls::engine {
 
@@ -31,6 +32,9 @@ struct Prepared {
   nlohmann::json survey;             // what probe learnt of each beacon before the checks
   std::optional<std::chrono::milliseconds> timeout;  // per request, instead of the agent's 60 s
   agent::RequestVariants variants = agent::RequestVariants::load_default();  // path:/header: doors
+  // Credentials no beacon may accept that are not in the PKI manifest (probe's forged identities):
+  // their manifest entries (every expectation REJECTED); presented as `credentials` gives them.
+  std::map<std::string, pki::Credential> extra_credentials;
 };
 
 // Loads and validates the scenario files of `o` (throws InputError).

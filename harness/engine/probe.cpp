@@ -1,6 +1,7 @@
 // probe.cpp: see probe.hpp.
 #include "engine/probe.hpp"
 
+#include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -13,6 +14,8 @@
 #include "core/files.hpp"
 #include "core/timefmt.hpp"
 #include "engine/prepared.hpp"
+#include "pki/forge.hpp"
+#include "pki/p12.hpp"
 
 namespace mtls::engine {
 namespace fs = std::filesystem;
@@ -88,6 +91,43 @@ std::vector<std::string> read_target_list(const fs::path& file) {
 // One handshake without a certificate per target, before any check: the names its certificate
 // holds (tried by the `sni` door), its address (the `no-sni` door) and what it asks of clients.
 namespace {
+
+// A private temporary folder for the forged credentials (keys 0600), removed with it. In a dry
+// run nothing is written: the credentials are only named.
+class ForgedFolder {
+ public:
+  explicit ForgedFolder(bool dry_run) : dry_run_(dry_run) {
+    if (dry_run) return;
+    char tmpl[] = "/tmp/mtls-probe-forged-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw HarnessError("mkdtemp failed");
+    dir_ = tmpl;
+  }
+  ForgedFolder(const ForgedFolder&) = delete;
+  ForgedFolder& operator=(const ForgedFolder&) = delete;
+  ~ForgedFolder() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+
+  std::vector<pki::ForgedCredential> make(const agent::ClientCredential& device) const {
+    if (dry_run_)
+      return {
+          {"forged-issuer", "a look-alike of the device certificate (its issuer's name)", {}, {}},
+          {"forged-serial", "a look-alike of the device certificate (names and serial)", {}, {}}};
+    try {
+      const Botan::X509_Certificate leaf =
+          device.cert ? pki::first_certificate(*device.cert)
+                      : pki::open_pkcs12(*device.p12, device.p12_password).chain.at(0);
+      return pki::forge_identity(leaf, dir_);
+    } catch (const std::exception&) {
+      return {};  // an unreadable credential: the control check says so (CLIENT_CREDENTIAL_ERROR)
+    }
+  }
+
+ private:
+  bool dry_run_;
+  fs::path dir_;
+};
 
 void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resolve) {
   const agent::TlsSurvey t = agent::survey_tls(*b.url, resolve, std::chrono::seconds(10));
@@ -227,6 +267,26 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
   valid.name = "valid";
   agent::preload(valid);
   prep.credentials["valid"] = valid;
+  // Look-alikes of the distributed certificate (its names, not its signature): made for this run
+  // in a private temporary folder, removed when the probe ends.
+  const ForgedFolder forged(p.dry_run);
+  for (const auto& f : forged.make(p.credential)) {
+    pki::Credential c;
+    c.name = f.name;
+    c.cert = f.cert;
+    c.key = f.key;
+    c.defect = "forged-identity";
+    c.description = f.description;
+    c.expected = {{"require", Expectation::kRejected}, {"require_crl", Expectation::kRejected}};
+    prep.extra_credentials[f.name] = c;
+    agent::ClientCredential ac;
+    ac.name = f.name;
+    ac.cert = f.cert;
+    ac.key = f.key;
+    if (!p.dry_run) agent::preload(ac);
+    prep.credentials[f.name] = ac;
+    sc.credentials.push_back(f.name);
+  }
 
   RunOptions ro = o;
   ro.pace = pace;

@@ -167,10 +167,11 @@ class ServerFactory:
                 "CRL": str(self.pki / trust["client_crls"]),
                 "OTHER_CA": str(self.pki / "ca" / "other-ca.pem")}
 
-    def start(self, kind, fixture, backend_flags=None, extras=(), backend_port=None):
+    def start(self, kind, fixture, backend_flags=None, extras=(), backend_port=None, more=None):
         """`extras`: more fixture files the config names (e.g. a HAProxy crt-list), written into
         the server's folder with the same placeholders filled in. `backend_port`: @BACKEND@ is
-        this port (a backend the test runs itself) instead of a Python beacon app. An nginx
+        this port (a backend the test runs itself) instead of a Python beacon app. `more`: other
+        placeholders the fixture names, with their values. An nginx
         fixture that names @PORT2@ gets a second listening socket (a plain-HTTP listener)."""
         workdir = self.base / f"{kind}-{len(self.started)}"
         workdir.mkdir()
@@ -188,6 +189,7 @@ class ServerFactory:
             values["PORT2"] = str(second.getsockname()[1])
         if backend_port is not None:
             values["BACKEND"] = str(backend_port)
+        values.update(more or {})
         backend = None
         if backend_flags is not None:
             backend, values["BACKEND"] = start_py_beacon(root, workdir, *backend_flags)

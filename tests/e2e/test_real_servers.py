@@ -483,3 +483,54 @@ def test_another_spelling_or_a_spoofed_header_is_found(kind, fixture, backend, d
     assert exposed == truth, report["findings"]
     cwe = "CWE-41" if door == "path" else "CWE-290"
     assert all(cwe in f["advisories"][0] for f in report["findings"])
+
+
+def forge_with_openssl(peer, workdir, pki, manifest):
+    """The test's own look-alike of the device certificate (the openssl CLI, apart from the
+    harness): a self-signed CA named like the device's issuer, and a clientAuth leaf with the
+    device's subject. Returns the PEM chain and the key."""
+    valid = pki / manifest["credentials"]["valid"]["cert"]
+    names = peer(["openssl", "x509", "-in", str(valid), "-noout", "-subject", "-issuer", "-nameopt", "compat"])
+    subject, issuer = [line.split("=", 1)[1] for line in names.stdout.decode().splitlines()]
+    d = workdir / "forged-by-openssl"
+    d.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    assert peer(["openssl", "req", "-x509", *ec, "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"),
+                 "-subj", issuer, "-days", "2"]).returncode == 0
+    assert peer(["openssl", "req", *ec, "-keyout", str(d / "leaf.key"), "-out", str(d / "leaf.csr"),
+                 "-subj", subject]).returncode == 0
+    (d / "ext").write_text("extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n")
+    assert peer(["openssl", "x509", "-req", "-in", str(d / "leaf.csr"), "-CA", str(d / "ca.pem"), "-CAkey",
+                 str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "leaf.pem"), "-days", "2",
+                 "-extfile", str(d / "ext")]).returncode == 0
+    (d / "chain.pem").write_text((d / "leaf.pem").read_text() + (d / "ca.pem").read_text())
+    return d / "chain.pem", d / "leaf.key"
+
+
+# Class 3 (second half): a beacon that admits a certificate by its issuer's or subject's name.
+# The probe forges look-alikes of the distributed certificate itself (never told to).
+NAME_TRUST = [("nginx", "nginx-trusts-issuer-name.conf", None), ("haproxy", "haproxy-trusts-issuer-name.conf", [])]
+
+
+@pytest.mark.parametrize("kind,fixture,backend", NAME_TRUST, ids=[n[0] for n in NAME_TRUST])
+def test_a_beacon_that_trusts_names_lets_in_a_look_alike(kind, fixture, backend, servers, peer, harness, pki,
+                                                          manifest, tmp_path):
+    valid = pki / manifest["credentials"]["valid"]["cert"]
+    out = peer(["openssl", "x509", "-in", str(valid), "-noout", "-issuer", "-nameopt", "RFC2253"]).stdout.decode()
+    issuer_dn = out.strip().split("=", 1)[1]
+    issuer_cn = issuer_dn.rsplit("CN=", 1)[1].split(",")[0]
+    server = servers.start(kind, fixture, backend, more={"ISSUER_DN": issuer_dn, "ISSUER_CN": issuer_cn})
+    assert curl(peer, server, POLICY, cert="valid", pki=pki, manifest=manifest)[2] == policy_bytes(server)
+    assert curl(peer, server, POLICY)[2] != policy_bytes(server), f"{fixture}: premise: no certificate, no entry"
+    chain, key = forge_with_openssl(peer, server.workdir, pki, manifest)
+    rc, status, body = curl(peer, server, POLICY, "--cert", str(chain), "--key", str(key))
+    assert body == policy_bytes(server), f"{fixture}: premise: a look-alike made with openssl gets in"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record(kind, fixture.split(".")[0].replace(f"{kind}-", "").replace("-", " "),
+           "curl with an openssl-made look-alike (same issuer name and subject, another key) gets the policy",
+           p, report)
+    assert p.returncode == 1
+    forged = {f["credential"] for f in report["findings"] if f["severity"] == "EXPOSURE" and f["entry_path"] == "https"}
+    assert forged == {"forged-issuer", "forged-serial"}, report["findings"]
+    assert all("names" in f["remediation"] for f in report["findings"] if f["credential"].startswith("forged-"))
+    assert not list(pathlib.Path("/tmp").glob("mtls-probe-forged-*")), "the forged keys were not removed"
