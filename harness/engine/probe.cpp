@@ -98,8 +98,9 @@ class ForgedFolder {
  public:
   explicit ForgedFolder(bool dry_run) : dry_run_(dry_run) {
     if (dry_run) return;
-    char tmpl[] = "/tmp/mtls-probe-forged-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw HarnessError("mkdtemp failed");
+    std::string tmpl = (fs::temp_directory_path() / "mtls-probe-forged-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw HarnessError("cannot make a temporary folder in " + fs::temp_directory_path().string());
     dir_ = tmpl;
   }
   ForgedFolder(const ForgedFolder&) = delete;
