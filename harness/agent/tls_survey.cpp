@@ -4,11 +4,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "agent/openssl_handles.hpp"
 #include "agent/raw_http.hpp"
@@ -17,21 +19,24 @@
 namespace mtls::agent {
 namespace {
 
+std::string name_rfc2253(const X509_NAME* name) {
+  BIO* mem = BIO_new(BIO_s_mem());
+  if (mem == nullptr) return "";
+  X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253);
+  char buf[1024];
+  const int n = BIO_read(mem, buf, sizeof buf);
+  BIO_free(mem);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+}
+
 // The client-certificate callback: the server asked; note its CA list and send no certificate.
 int no_certificate(SSL* ssl, X509**, EVP_PKEY**) {
   auto* out = static_cast<TlsSurvey*>(SSL_get_app_data(ssl));
   if (out == nullptr) return 0;
   out->client_certificate_requested = true;
   if (const STACK_OF(X509_NAME)* cas = SSL_get_client_CA_list(ssl))
-    for (int i = 0; i < sk_X509_NAME_num(cas); ++i) {
-      char buf[512];
-      BIO* mem = BIO_new(BIO_s_mem());
-      if (mem == nullptr) continue;
-      X509_NAME_print_ex(mem, sk_X509_NAME_value(cas, i), 0, XN_FLAG_RFC2253);
-      const int n = BIO_read(mem, buf, sizeof buf - 1);
-      BIO_free(mem);
-      if (n > 0) out->acceptable_client_cas.emplace_back(buf, static_cast<std::size_t>(n));
-    }
+    for (int i = 0; i < sk_X509_NAME_num(cas); ++i)
+      out->acceptable_client_cas.push_back(name_rfc2253(sk_X509_NAME_value(cas, i)));
   return 0;
 }
 
@@ -83,6 +88,34 @@ std::string peer_address(int fd) {
 
 }  // namespace
 
+namespace {
+// Every certificate of a PEM file, in order.
+template <typename F>
+void each_certificate(const std::filesystem::path& pem, F&& f) {
+  BIO* in = BIO_new_file(pem.c_str(), "r");
+  if (in == nullptr) return;
+  while (X509* x = PEM_read_bio_X509(in, nullptr, nullptr, nullptr)) {
+    f(x);
+    X509_free(x);
+  }
+  BIO_free(in);
+  ERR_clear_error();
+}
+}  // namespace
+
+std::vector<std::string> issuer_names(const std::filesystem::path& pem) {
+  std::vector<std::string> out;
+  each_certificate(pem, [&](X509* x) { out.push_back(name_rfc2253(X509_get_issuer_name(x))); });
+  return out;
+}
+
+std::vector<std::string> public_root_names() {
+  std::vector<std::string> out;
+  each_certificate("/etc/ssl/certs/ca-certificates.crt",
+                   [&](X509* x) { out.push_back(name_rfc2253(X509_get_subject_name(x))); });
+  return out;
+}
+
 TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& resolve,
                      std::chrono::milliseconds timeout) {
   TlsSurvey out;
@@ -119,7 +152,19 @@ TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& res
   if (SSL_connect(ssl.get()) == 1) {
     out.handshake_completed = true;
     out.tls_version = SSL_get_version(ssl.get());
+    if (out.client_certificate_requested) {
+      // TLS 1.3 refuses after the handshake: wait a moment for an alert or a close.
+      timeval brief{1, 0};
+      ::setsockopt(tcp.fd, SOL_SOCKET, SO_RCVTIMEO, &brief, sizeof brief);
+      char byte = 0;
+      const int n = SSL_read(ssl.get(), &byte, 1);
+      const int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl.get(), n);
+      const bool refused = err == SSL_ERROR_SSL || err == SSL_ERROR_ZERO_RETURN ||
+                           (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK);
+      out.client_auth = refused ? "required" : "requested";
+    }
   } else {
+    if (out.client_certificate_requested) out.client_auth = "required";
     char buf[256];
     ERR_error_string_n(ERR_peek_last_error(), buf, sizeof buf);
     out.error = std::string("TLS handshake failed: ") + buf;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,8 +20,20 @@ struct TlsSurvey {
   std::vector<std::string> certificate_names;  // the server certificate's DNS names (SAN, CN)
   std::optional<std::string> tls_version;
   bool client_certificate_requested = false;
+  // "none" (not asked for), "requested" (asked for, but the TLS connection stays up without one:
+  // any enforcement is the HTTP layer's, as nginx's `on`) or "required" (TLS refused without one:
+  // in the handshake, or right after it in TLS 1.3)
+  std::string client_auth = "none";
   std::vector<std::string> acceptable_client_cas;  // CertificateRequest CA names (RFC 2253)
 };
+
+// The issuers' names (RFC 2253, as the CertificateRequest list is printed) of every certificate in
+// a PEM file: the CAs a device with this chain needs a beacon to name. Empty when unreadable.
+std::vector<std::string> issuer_names(const std::filesystem::path& pem);
+
+// The subjects (RFC 2253) of the system's public roots (Debian's ca-certificates bundle), to tell
+// a client CA list that admits certificates of public CAs. Empty when the bundle is missing.
+std::vector<std::string> public_root_names();
 
 // `url`: an https base URL; `resolve`: curl-style HOST:PORT:ADDR overrides.
 TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& resolve,

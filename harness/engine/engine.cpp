@@ -899,6 +899,10 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
     all.insert(all.end(), records.begin(), records.end());
   }
 
+  for (const auto& f : prep.extra_findings) {
+    findings.push_back(f);
+    if (f.value("severity", "") == "WARN") ++warn_count;
+  }
   meta["finished"] = utc_now();
   meta["planned_checks"] = total;
   meta["complete"] = !stopped();

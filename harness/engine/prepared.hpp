@@ -35,6 +35,8 @@ struct Prepared {
   // Credentials no beacon may accept that are not in the PKI manifest (probe's forged identities):
   // their manifest entries (every expectation REJECTED); presented as `credentials` gives them.
   std::map<std::string, pki::Credential> extra_credentials;
+  // Findings known before any check (probe's survey: a client CA list that is too broad).
+  nlohmann::json extra_findings = nlohmann::json::array();
 };
 
 // Loads and validates the scenario files of `o` (throws InputError).

@@ -130,6 +130,59 @@ class ForgedFolder {
   fs::path dir_;
 };
 
+// A client CA list (the CertificateRequest's) naming public roots, or CAs the distributed
+// certificate's chain does not need: every certificate those CAs issue may get in. A WARN finding
+// per beacon, with the names.
+nlohmann::json ca_list_findings(const json& surveys, const std::string& scenario,
+                                const agent::ClientCredential& device) {
+  json out = json::array();
+  if (!surveys.is_array() || !device.cert) return out;
+  const auto needed = agent::issuer_names(*device.cert);
+  if (needed.empty()) return out;
+  const auto roots = agent::public_root_names();
+  auto has = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
+  for (const auto& s : surveys) {
+    std::vector<std::string> public_cas, unneeded;
+    for (const auto& n : s["acceptable_client_cas"]) {
+      const std::string name = n.get<std::string>();
+      if (has(roots, name))
+        public_cas.push_back(name);
+      else if (!has(needed, name))
+        unneeded.push_back(name);
+    }
+    if (public_cas.empty() && unneeded.empty()) continue;
+    const std::string beacon = s["beacon"];
+    std::vector<std::string> names = public_cas;
+    names.insert(names.end(), unneeded.begin(), unneeded.end());
+    out.push_back(
+        {{"severity", "WARN"},
+         {"kind", "client-ca-list"},
+         {"scenario", scenario},
+         {"beacon", beacon},
+         {"credential", "valid"},
+         {"entry_path", "https"},
+         {"operations", json::array()},
+         {"check_ids", json::array()},
+         {"title", beacon + " asks for client certificates from " + std::to_string(names.size()) +
+                       " CA(s) the distributed certificate does not need (" +
+                       std::to_string(public_cas.size()) +
+                       " of them public roots): any client certificate from these CAs may get in"},
+         {"ca_names", names},
+         {"public_roots", public_cas},
+         {"remediation",
+          "trust only the CA that issues the distributed certificate for client "
+          "authentication on " +
+              beacon +
+              " (nginx ssl_client_certificate, Apache SSLCACertificateFile, HAProxy "
+              "ca-file), never a system bundle"},
+         {"advisories", {"CWE-295 (improper certificate validation)"}},
+         {"expected", false}});
+  }
+  return out;
+}
+
 void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resolve) {
   const agent::TlsSurvey t = agent::survey_tls(*b.url, resolve, std::chrono::seconds(10));
   for (const auto& n : t.certificate_names) b.tls_names.push_back(n);
@@ -144,6 +197,7 @@ void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resol
                          {"tls_version", t.tls_version ? json(*t.tls_version) : json(nullptr)},
                          {"certificate_names", t.certificate_names},
                          {"client_certificate_requested", t.client_certificate_requested},
+                         {"client_auth", t.client_auth},
                          {"acceptable_client_cas", t.acceptable_client_cas}});
 }
 
@@ -264,6 +318,7 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     bnd.credentials = {"none"};
     sc.boundary = std::move(bnd);
   }
+  prep.extra_findings = ca_list_findings(prep.survey, sc.id, p.credential);
   agent::ClientCredential valid = p.credential;
   valid.name = "valid";
   agent::preload(valid);

@@ -189,6 +189,8 @@ def test_a_correct_setup_passes_with_nothing_inconclusive(kind, fixture, backend
     assert p.returncode == 0, [(r["check_id"], r["verdict"], r["reason"]) for r in report["results"]
                                if r["verdict"] not in ("PASS", "SKIPPED")]
     assert "INCONCLUSIVE" not in verdicts and "FAIL" not in verdicts
+    assert not report["findings"], report["findings"]  # not even a WARN: the CA list is the client CA
+    assert report["metadata"]["tls_survey"][0]["client_certificate_requested"]
     # the probe found the other names by itself: every name of the beacon's certificate was tried
     tried = {r["entry_path"] for r in report["results"]}
     assert {"sni:localhost", "sni:open.beacon-a.mtls-harness.test", "sni:mtls-harness-unknown-name.invalid",
@@ -536,3 +538,48 @@ def test_a_beacon_that_trusts_names_lets_in_a_look_alike(kind, fixture, backend,
     assert forged == {"forged-issuer", "forged-serial"}, report["findings"]
     assert all("names" in f["remediation"] for f in report["findings"] if f["credential"].startswith("forged-"))
     assert not list(private_tmp.iterdir()), "the forged keys were not removed"
+
+
+def s_client_ca_names(peer, server):
+    """The CA names a server's CertificateRequest lists, as `openssl s_client` prints them."""
+    p = peer(["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", NAME,
+              "-tls1_2", "-nameopt", "RFC2253"], input_bytes=b"")
+    out, names, inside = p.stdout.decode(errors="replace"), [], False
+    for line in out.splitlines():
+        if line.startswith("Acceptable client certificate CA names"):
+            inside = True
+            continue
+        if inside:
+            if not line or line.startswith(("Requested Signature", "Client Certificate Types", "Shared")):
+                break
+            names.append(line.strip())
+    return names
+
+
+# Class 4: trust that is too broad. The probe reports what the handshake asks for (like testssl.sh)
+# and warns when the client CA list holds public roots or CAs the distributed chain does not need.
+@pytest.mark.parametrize("kind,fixture", [("nginx", "nginx-broad-client-cas.conf"),
+                                          ("apache2", "apache2-broad-client-cas.conf")])
+def test_a_client_ca_list_with_public_roots_is_a_warning(kind, fixture, servers, peer, harness, pki, manifest,
+                                                          tmp_path):
+    bundle = pathlib.Path("/etc/ssl/certs/ca-certificates.crt").read_text()
+    public_root = bundle[:bundle.index("-----END CERTIFICATE-----") + 26]
+    broad = tmp_path / "broad-client-cas.pem"
+    broad.write_text((pki / manifest["trust"]["client_ca_roots"]).read_text() +
+                     (pki / "ca" / "other-ca.pem").read_text() + public_root)
+    os.chmod(tmp_path, 0o755)
+    server = servers.start(kind, fixture, more={"BROAD_CAS": str(broad)})
+    listed = s_client_ca_names(peer, server)
+    assert len(listed) == 3, f"{fixture}: premise: three CA names in the CertificateRequest: {listed}"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record(kind, "client certificates required, but from a CA list with another CA and a public root",
+           "openssl s_client lists 3 acceptable CA names", p, report)
+    assert p.returncode == 0  # a warning, not a failure: nothing got in
+    warns = [f for f in report["findings"] if f["kind"] == "client-ca-list"]
+    assert len(warns) == 1 and warns[0]["severity"] == "WARN", report["findings"]
+    client_root = next(n for n in listed if "Client Root" in n)
+    assert sorted(warns[0]["ca_names"]) == sorted(n for n in listed if n != client_root)
+    assert len(warns[0]["public_roots"]) == 1 and "2 CA(s)" in warns[0]["title"]
+    survey = report["metadata"]["tls_survey"][0]
+    assert survey["client_certificate_requested"] and sorted(survey["acceptable_client_cas"]) == sorted(listed)
+    assert survey["client_auth"] == ("requested" if kind == "nginx" else "required")
