@@ -1,15 +1,18 @@
 // probe.cpp: see probe.hpp.
 #include "engine/probe.hpp"
 
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <ostream>
+#include <regex>
 #include <set>
 #include <thread>
 
 #include "agent/tls_survey.hpp"
+#include "agent/transfer.hpp"
 #include "agent/url.hpp"
 #include "core/files.hpp"
 #include "core/timefmt.hpp"
@@ -183,6 +186,42 @@ nlohmann::json ca_list_findings(const json& surveys, const std::string& scenario
   return out;
 }
 
+// A folder the device may list (a directory listing): the first file it links to, so that the
+// checks have content to compare instead of a folder the device itself gets 403/404 for. One GET
+// with the distributed credential; nothing when the beacon serves no listing.
+std::optional<std::string> file_from_listing(const std::string& target, const std::string& folder,
+                                             const ProbeOptions& p, int depth = 2) {
+  agent::AgentOptions o;
+  o.trust = p.trust;
+  o.credential = p.credential;
+  o.resolve = p.resolve;
+  const agent::RequestSpec spec{.method = "GET", .path_template = folder};
+  std::string base = target;
+  while (base.ends_with("/")) base.pop_back();
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(p.timeout_s * 1000));
+  agent::Transfer t(o, spec, base + folder, "", std::nullopt, timeout);
+  const agent::RequestResult r = t.finish(curl_easy_perform(t.handle()));
+  if (r.classification.outcome != Outcome::kAccepted) return std::nullopt;
+  static const std::regex href(R"(href\s*=\s*["']([^"'#?]+)["'])", std::regex::icase);
+  std::optional<std::string> subfolder;
+  for (std::sregex_iterator it(r.body.begin(), r.body.end(), href), end; it != end; ++it) {
+    std::string link = (*it)[1].str();
+    if (link.starts_with(folder)) link = link.substr(folder.size());
+    if (link.empty() || link.starts_with("/") || link.starts_with(".") ||
+        link.find("://") != std::string::npos ||
+        link.find_first_of(" \t\r\n\\") != std::string::npos)
+      continue;
+    if (!link.ends_with("/")) return folder + link;
+    if (!subfolder) subfolder = folder + link;
+  }
+  // Only folders here: one level down (the listing of the first one).
+  if (subfolder && depth > 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(1000.0 / p.rate)));
+    return file_from_listing(target, *subfolder, p, depth - 1);
+  }
+  return std::nullopt;
+}
+
 void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resolve) {
   const agent::TlsSurvey t = agent::survey_tls(*b.url, resolve, std::chrono::seconds(10));
   for (const auto& n : t.certificate_names) b.tls_names.push_back(n);
@@ -270,8 +309,25 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
   sc.credentials.insert(sc.credentials.end(), kNegatives.begin(), kNegatives.end());
   sc.entry_paths = agent::entry_path_names();
   sc.side_door_credentials = {"none"};
+  // The surveys and the listing look-ups are connections too: they keep to the rate, and so does
+  // the first check after them.
+  const auto pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
+  auto next_connection = std::chrono::steady_clock::now();
+  std::vector<std::string> paths = p.paths;
+  if (!p.dry_run)
+    for (const auto& folder : p.paths) {
+      if (!folder.ends_with("/")) continue;
+      std::this_thread::sleep_until(next_connection);
+      const auto file = file_from_listing(p.targets.front(), folder, p);
+      next_connection = std::chrono::steady_clock::now() + pace;
+      if (file && std::find(paths.begin(), paths.end(), *file) == paths.end()) {
+        plan_out << "probe: " << folder << " lists files for the device: " << *file
+                 << " is probed too\n";
+        paths.push_back(*file);
+      }
+    }
   std::vector<std::string> gets;
-  for (const auto& path : p.paths) {
+  for (const auto& path : paths) {
     std::string id = "get-" + slug(path);
     while (std::find(gets.begin(), gets.end(), id) != gets.end()) id += "-";
     prep.catalogue.add({.id = id,
@@ -291,9 +347,6 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
                                   ", check {check})\n"}}});
     sc.operations.push_back("upload-test");
   }
-  // The surveys are connections too: they keep to the rate, and so does the first check after them.
-  const auto pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
-  auto next_connection = std::chrono::steady_clock::now();
   for (const auto& t : p.targets) {
     BeaconSpec b;
     b.name = agent::parse_url(t)->authority();

@@ -584,3 +584,15 @@ def test_a_client_ca_list_with_public_roots_is_a_warning(kind, fixture, servers,
     survey = report["metadata"]["tls_survey"][0]
     assert survey["client_certificate_requested"] and sorted(survey["acceptable_client_cas"]) == sorted(listed)
     assert survey["client_auth"] == ("requested" if kind == "nginx" else "required")
+
+
+def test_a_folder_with_a_listing_gives_the_probe_a_file(servers, peer, harness, pki, manifest, tmp_path):
+    server = servers.start("nginx", "nginx-listing.conf")
+    rc, status, body = curl(peer, server, "/ManageSoftDL/", cert="valid", pki=pki, manifest=manifest)
+    assert status == 200 and b"href=" in body, "nginx-listing.conf: premise: the device gets a listing"
+    p, report = probe(harness, pki, manifest, server, tmp_path, "--path", "/ManageSoftDL/", writes=False)
+    assert p.returncode == 0, p.stdout.decode()
+    # the folder lists only folders; the probe looked one level down and took the first file there
+    assert b"/ManageSoftDL/ lists files for the device: /ManageSoftDL/Policies/default.npl" in p.stdout
+    ops = {r["operation"] for r in report["results"]}
+    assert {"get-ManageSoftDL", "get-ManageSoftDL-Policies-default.npl"} <= ops, ops
