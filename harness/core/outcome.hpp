@@ -12,11 +12,12 @@ enum class Outcome {
   kAccepted,                // 2xx and payload verified
   kRejectedHandshake,       // TLS alert during the handshake
   kRejectedAfterHandshake,  // fatal alert or close after the handshake
-  kRejectedHttp,            // HTTP 400/401/403/495/496
+  kRejectedHttp,            // HTTP 3xx/4xx/501, or (negative checks) a 2xx that is not the
+                            // control's content: a soft refusal
   kClientCredentialError,   // the agent could not load or use its own credential
   kServerUntrusted,         // the agent rejected the beacon's certificate
-  kUnreachable,             // refused, timeout, DNS
-  kProtocolError,           // anything else
+  kUnreachable,             // no connection: refused, connect timeout, DNS
+  kProtocolError,           // anything else (a 5xx; no answer after the handshake)
 };
 
 enum class Verdict { kPass, kFail, kInconclusive, kSkipped };
