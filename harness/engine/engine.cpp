@@ -220,18 +220,20 @@ Prepared prepare(const RunOptions& o) {
 
 namespace {
 
+// A simulated beacon's first listener (its settings, when it has no listener list).
+YAML::Node first_listener(const YAML::Node& sim) {
+  return sim["listeners"] && sim["listeners"].IsSequence() && sim["listeners"].size() > 0
+             ? sim["listeners"][0]
+             : sim;
+}
+
 // The names the `sni` door tries on a beacon's port: those the scenario or probe gives, a
 // simulated beacon's virtual hosts, and a name nobody configured; never the front door's own.
 std::vector<std::string> tls_names_of(const BeaconSpec& b) {
   std::vector<std::string> names = b.tls_names;
   if (b.open_server_name) names.push_back(*b.open_server_name);
   if (b.simulated) {
-    const YAML::Node& sim = *b.simulated;
-    const YAML::Node listener =
-        sim["listeners"] && sim["listeners"].IsSequence() && sim["listeners"].size() > 0
-            ? sim["listeners"][0]
-            : sim;
-    if (const YAML::Node v = listener["virtual_hosts"]; v && v.IsSequence())
+    if (const YAML::Node v = first_listener(*b.simulated)["virtual_hosts"]; v && v.IsSequence())
       for (const auto& h : v)
         if (h["name"]) names.push_back(h["name"].as<std::string>());
   }
@@ -428,11 +430,7 @@ struct Doors {
 };
 
 std::string first_open_vhost(const YAML::Node& sim) {
-  const YAML::Node listener =
-      sim["listeners"] && sim["listeners"].IsSequence() && sim["listeners"].size() > 0
-          ? sim["listeners"][0]
-          : sim;
-  if (const YAML::Node v = listener["virtual_hosts"]; v && v.IsSequence())
+  if (const YAML::Node v = first_listener(sim)["virtual_hosts"]; v && v.IsSequence())
     for (const auto& h : v)
       if (h["name"] && (!h["client_auth"] || h["client_auth"].as<std::string>() != "require"))
         return h["name"].as<std::string>();

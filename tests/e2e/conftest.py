@@ -17,6 +17,7 @@ import subprocess
 import pytest
 
 from helpers import BIN, HOME
+from helpers import read_text as _read_text
 READY_TIMEOUT_S = 30
 
 
@@ -31,13 +32,6 @@ class Diagnostics:
 
     def text(self):
         return "\n\n".join(e() if callable(e) else e for e in self.entries)
-
-
-def _read_text(path):
-    try:
-        return pathlib.Path(path).read_text(errors="replace")
-    except OSError as e:
-        return f"({e})"
 
 
 class Beacon:

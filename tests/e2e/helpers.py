@@ -62,3 +62,11 @@ def pid_alive(pid):
         return False
     stat = pathlib.Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def read_text(path):
+    """A file's text for diagnostics, or why it cannot be read."""
+    try:
+        return pathlib.Path(path).read_text(errors="replace")
+    except OSError as e:
+        return f"({e})"

@@ -26,16 +26,10 @@ import tempfile
 import time
 
 from helpers import HOME
+from helpers import read_text as _read
 
 READY_TIMEOUT_S = 30
 SERVERS = pathlib.Path(__file__).resolve().parent / "servers"
-
-
-def _read(path):
-    try:
-        return pathlib.Path(path).read_text(errors="replace")
-    except OSError as e:
-        return f"({e})"
 
 
 class RealServer:

@@ -153,6 +153,19 @@ def doors_probed_open(report, doors, op=GET_OP):
     return {d for d, r in rs.items() if r["verdict"] == "FAIL"}
 
 
+def probe_finds_exactly(harness, pki, manifest, server, tmp_path, kind, fixture, truth, judged_open):
+    """Runs the probe (GET only) against a setup whose open doors curl found (`truth`); the probe
+    must fail (exit 1), judge exactly those doors open, and raise one EXPOSURE per door."""
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record(kind, fixture.split(".")[0].replace(f"{kind}-", "").replace("-", " "),
+           "curl without certificate gets the policy through: " + ", ".join(sorted(truth)), p, report)
+    assert p.returncode == 1
+    assert judged_open(report) == truth
+    exposed = {f["entry_path"] for f in report["findings"] if f["severity"] == "EXPOSURE"}
+    assert exposed == truth, report["findings"]
+    return report
+
+
 def policy_bytes(server):
     return (server.root / POLICY.lstrip("/")).read_bytes()
 
@@ -251,13 +264,8 @@ def test_another_tls_name_or_no_sni_is_found_without_being_told(kind, fixture, b
     doors = ["https", "no-sni", "sni-host-mismatch", *[f"sni:{n}" for n in CERT_NAMES + [UNKNOWN]]]
     truth = open_doors(peer, server, doors)
     assert truth == assumed_open, f"{fixture} does not behave as assumed: open doors {sorted(truth)}"
-    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
-    record(kind, fixture.split(".")[0].replace(f"{kind}-", "").replace("-", " "),
-           "curl without certificate gets the policy through: " + ", ".join(sorted(truth)), p, report)
-    assert p.returncode == 1
-    assert doors_probed_open(report, doors) == truth
-    exposed = {f["entry_path"] for f in report["findings"] if f["severity"] == "EXPOSURE"}
-    assert exposed == truth, report["findings"]
+    report = probe_finds_exactly(harness, pki, manifest, server, tmp_path, kind, fixture, truth,
+                                 lambda r: doors_probed_open(r, doors))
     for f in report["findings"]:  # each names its door, its bypass class and how to close it
         assert f["remediation"] and f["advisories"], f
         if f["entry_path"].startswith("sni:"):
@@ -500,13 +508,8 @@ def test_another_spelling_or_a_spoofed_header_is_found(kind, fixture, backend, d
         f"{fixture}: premise: the device gets in"
     truth = open_variants(peer, server, door, manifest, pki)
     assert truth, f"{fixture}: premise: some {door} variant gets in"
-    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
-    record(kind, fixture.split(".")[0].replace(f"{kind}-", "").replace("-", " "),
-           "curl without certificate gets the policy through: " + ", ".join(sorted(truth)), p, report)
-    assert p.returncode == 1
-    assert probed_open(report, door) == truth
-    exposed = {f["entry_path"] for f in report["findings"] if f["severity"] == "EXPOSURE"}
-    assert exposed == truth, report["findings"]
+    report = probe_finds_exactly(harness, pki, manifest, server, tmp_path, kind, fixture, truth,
+                                 lambda r: probed_open(r, door))
     cwe = "CWE-41" if door == "path" else "CWE-290"
     assert all(cwe in f["advisories"][0] for f in report["findings"])
 
