@@ -831,7 +831,12 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
                      {"remediation", r.entry_path != "https"
                                          ? EntryPaths::fill(door.remediation, r.beacon, open_name)
                                          : remediation(severity, kind, r.beacon, cred.defect)},
-                     {"advisories", door.advisories},
+                     {"advisories", cred.defect == "forged-identity"
+                                        ? std::vector<std::string>{"CWE-295 (improper certificate "
+                                                                   "validation)",
+                                                                   "CWE-290 (authentication bypass "
+                                                                   "by spoofing)"}
+                                        : door.advisories},
                      {"expected", false}};
       }
       g.finding["operations"].push_back(r.operation);

@@ -563,7 +563,9 @@ def test_a_beacon_that_trusts_names_lets_in_a_look_alike(kind, fixture, backend,
     assert p.returncode == 1
     forged = {f["credential"] for f in report["findings"] if f["severity"] == "EXPOSURE" and f["entry_path"] == "https"}
     assert forged == {"forged-issuer", "forged-serial"}, report["findings"]
-    assert all("names" in f["remediation"] for f in report["findings"] if f["credential"].startswith("forged-"))
+    for f in report["findings"]:
+        if f["credential"].startswith("forged-"):
+            assert "names" in f["remediation"] and f["advisories"][0].startswith("CWE-295"), f
     assert not list(private_tmp.iterdir()), "the forged keys were not removed"
 
 
@@ -622,3 +624,61 @@ def test_a_folder_with_a_listing_gives_the_probe_a_file(servers, peer, harness, 
     assert b"/ManageSoftDL/ lists files for the device: /ManageSoftDL/Policies/default.npl" in p.stdout
     ops = {r["operation"] for r in report["results"]}
     assert {"get-ManageSoftDL", "get-ManageSoftDL-Policies-default.npl"} <= ops, ops
+
+
+def resumed_into_policy(peer, server, tmp_path, open_name, tls):
+    """The truth of the resumption door, with `openssl s_client`: a session obtained without a
+    certificate under `open_name`, offered under the beacon's name with a GET of the policy.
+    Returns (resumed, got the policy)."""
+    sess = tmp_path / f"session-{tls}.pem"
+
+    def get(host, path):
+        return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+
+    first = peer(["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", open_name,
+                  f"-{tls}", "-sess_out", str(sess), "-ign_eof"], input_bytes=get(open_name, "/ManageSoftDL/"))
+    if not sess.exists():
+        return False, False
+    second = peer(["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", NAME,
+                   f"-{tls}", "-sess_in", str(sess), "-ign_eof"], input_bytes=get(NAME, POLICY))
+    out = second.stdout
+    return b"Reused, TLS" in out, policy_bytes(server) in out
+
+
+def test_a_session_from_an_open_name_resumed_at_the_beacon(servers, peer, harness, pki, manifest, tmp_path):
+    """HAProxy's crt-list lines share one bind, so one ticket key: a session made under the open
+    name may be offered under the beacon's name (the CVE-2025-23419 class). Whatever HAProxy does,
+    the probe must judge the resumption door as openssl s_client found it."""
+    server = servers.start("haproxy", "haproxy-crt-list.conf", [], ("haproxy-crt-list.txt",))
+    open_name = "open.beacon-a.mtls-harness.test"
+    truth = {tls: resumed_into_policy(peer, server, tmp_path, open_name, tls) for tls in ("tls1_2", "tls1_3")}
+    got_in = any(policy for _, policy in truth.values())
+    p, report = probe(harness, pki, manifest, server, tmp_path, "--open-name", open_name, "--resolve",
+                      f"{open_name}:{server.port}:127.0.0.1", writes=False)
+    record("haproxy", "crt-list, one line without client auth (shared session tickets), probed with --open-name",
+           "openssl s_client: session from the open name resumed at the beacon: " +
+           ", ".join(f"{t}: resumed={r}, policy={g}" for t, (r, g) in truth.items()), p, report)
+    door = next(r for r in report["results"]
+                if r["operation"] == GET_OP and r["entry_path"] == "resumption-cross-listener")
+    assert door["verdict"] in ("PASS", "FAIL")
+    assert (door["verdict"] == "FAIL") == got_in, (truth, door["reason"], door["evidence"]["side_door"])
+
+
+@pytest.mark.parametrize("tls", ["1.2", "1.3"])
+def test_per_folder_client_auth_by_renegotiation_or_post_handshake_auth(tls, servers, peer, harness, pki, manifest,
+                                                                         tmp_path):
+    """Apache asks for the certificate only for the beacon folders, on the same connection: a TLS
+    1.2 renegotiation, or TLS 1.3 post-handshake authentication (the CVE-2019-0215 class when it
+    goes wrong). Done right, the device gets in and nothing else does, through any door."""
+    server = servers.start("apache2", "apache2-per-location.conf")
+    pin = ["--tlsv" + tls, "--tls-max", tls]
+    rc, status, body = curl(peer, server, POLICY, *pin, cert="valid", pki=pki, manifest=manifest)
+    assert body == policy_bytes(server), f"premise: the device gets in over TLS {tls} (curl {rc}, HTTP {status})"
+    rc, status, body = curl(peer, server, POLICY, *pin)
+    assert body != policy_bytes(server), f"premise: no certificate, no policy over TLS {tls}"
+    p, report = probe(harness, pki, manifest, server, tmp_path, writes=False)
+    record("apache2", "client certificate required per folder (renegotiation / post-handshake auth)",
+           f"curl over TLS {tls}: the device gets the policy, no certificate gets HTTP {status}", p, report)
+    assert p.returncode == 0, [(r["check_id"], r["verdict"], r["reason"]) for r in report["results"]
+                               if r["verdict"] not in ("PASS", "SKIPPED")]
+    assert report["metadata"]["tls_survey"][0]["client_auth"] == "none"  # not asked in the handshake
