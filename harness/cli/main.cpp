@@ -29,6 +29,7 @@
 #include "pki/lint.hpp"
 #include "pki/manifest.hpp"
 #include "pki/pki.hpp"
+#include "report/render.hpp"
 
 namespace fs = std::filesystem;
 
@@ -372,6 +373,13 @@ int conclude(const std::string& what, const mtls::engine::RunResult& result, con
       std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>() << " ["
                 << f["operations"].size()
                 << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
+  try {  // why checks are INCONCLUSIVE, grouped, with the fix: one line each
+    const auto doc = nlohmann::json::parse(mtls::read_file(result.report_file));
+    for (const auto& c : mtls::report::inconclusive_causes(doc))
+      std::cerr << "INCONCLUSIVE: " << c.count << " check(s): " << c.cause << "\n    fix: " << c.fix
+                << "\n";
+  } catch (const std::exception&) {
+  }
   std::cout << "mtls-harness " << what << ": " << mtls::report::one_line(result.summary)
             << "; reports in " << out.string()
             << " (report.html, report.md, junit.xml, report.json, results.jsonl)\n";

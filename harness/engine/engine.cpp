@@ -892,8 +892,23 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
         }
       }
       for (auto& [key, g] : groups)  // in a self-test, an undeclared WARN is a miss too
-        if (g.finding["severity"] == "WARN" && !g.finding["expected"].get<bool>())
+        if (g.finding["severity"] == "WARN" && !g.finding["expected"].get<bool>()) {
           ++selftest_missed;
+          findings.push_back(
+              {{"severity", "SELFTEST"},
+               {"kind", "self-test-undeclared"},
+               {"scenario", sc.id},
+               {"beacon", g.finding["beacon"]},
+               {"credential", g.finding["credential"]},
+               {"entry_path", g.finding["entry_path"]},
+               {"operations", g.finding["operations"]},
+               {"title", "self-test: the harness reported a WARN this scenario does not declare: " +
+                             g.finding["title"].get<std::string>()},
+               {"remediation",
+                "declare it in expect_findings if it is right, or find why the "
+                "harness reports it"},
+               {"expected", false}});
+        }
     }
     for (auto& [key, g] : groups) {
       if (g.finding["severity"] == "WARN") ++warn_count;

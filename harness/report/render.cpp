@@ -93,7 +93,90 @@ std::string overall(const json& s) {
   return code == 0 ? "PASS" : code == 1 ? "FAIL" : "INCONCLUSIVE";
 }
 
+// One testcase element (with its failure, when `failure` is not empty).
+void testcase(std::ostream& os, const std::string& classname, const std::string& name,
+              const std::string& failure, const std::string& detail) {
+  os << "    <testcase classname=\"" << xml_escape(classname) << "\" name=\"" << xml_escape(name)
+     << "\" time=\"0\">\n";
+  if (!failure.empty())
+    os << "      <failure type=\"FAIL\" message=\"" << xml_escape(failure) << "\">"
+       << xml_escape(detail) << "</failure>\n";
+  os << "    </testcase>\n";
+}
+
+// A scenario's findings that fail the run: a self-test miss, or an EXPOSURE/LOCKOUT no self-test
+// declared.
+std::vector<const json*> failing_findings(const json& doc, const std::string& scenario) {
+  std::vector<const json*> out;
+  for (const auto& f : doc.value("findings", json::array())) {
+    const std::string sev = str(f, "severity");
+    if (str(f, "scenario") == scenario && !f.value("expected", false) && sev != "WARN")
+      out.push_back(&f);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<InconclusiveCause> inconclusive_causes(const json& doc) {
+  static const std::map<std::string, std::pair<std::string, std::string>> kWhy = {
+      {"SERVER_UNTRUSTED",
+       {"the agent does not trust the beacon's certificate",
+        "check --ca (the CA that issued the beacons' certificates) and the beacon's name"}},
+      {"UNREACHABLE",
+       {"the beacon could not be reached (refused, DNS, connect time-out)",
+        "check the URL, the name (DNS, or --resolve HOST:PORT:ADDR) and that the beacon runs"}},
+      {"PROTOCOL_ERROR",
+       {"the beacon answered something else than a refusal or the content (a 5xx, no answer "
+        "after the handshake, a failed payload check)",
+        "read the reasons in report.html; a beacon silent after the handshake: raise --timeout or "
+        "fix the backend"}},
+      {"REJECTED_HTTP",
+       {"the valid device was refused for something other than its certificate (a folder without "
+        "a listing answers 403 or 404)",
+        "give --path a file the agents download (a policy .npl)"}},
+      {"ACCEPTED",
+       {"a 2xx where the valid device got nothing: no content to compare with",
+        "give --path a file the agents download; for uploads, an --upload-path the device may "
+        "write"}}};
+  std::map<std::string, int> counts;
+  std::map<std::string, std::string> outcome_of;  // check id -> outcome (the controls')
+  for (const auto& r : doc.value("results", json::array()))
+    outcome_of[str(r, "check_id")] = str(r, "outcome", "-");
+  for (const auto& r : doc.value("results", json::array())) {
+    if (str(r, "verdict") != "INCONCLUSIVE") continue;
+    std::string outcome = str(r, "outcome", "PROTOCOL_ERROR");
+    const std::string reason = str(r, "reason");
+    const auto control = outcome_of.find(str(r, "control_id"));
+    if (control != outcome_of.end() && control->second != "ACCEPTED" && control->second != "-") {
+      outcome = control->second;  // the control's own cause is the root of it
+    } else if (reason.find("no positive control ran") != std::string::npos) {
+      outcome = "no-control";
+    } else if (str(r, "expected") == "REJECTED" && outcome != "ACCEPTED") {
+      outcome = "not-attributable:" + outcome;
+    }
+    ++counts[outcome];
+  }
+  std::vector<InconclusiveCause> out;
+  for (const auto& [outcome, n] : counts) {
+    InconclusiveCause c{n, "", ""};
+    if (const auto it = kWhy.find(outcome); it != kWhy.end()) {
+      c.cause = it->second.first;
+      c.fix = it->second.second;
+    } else if (outcome == "no-control") {
+      c.cause = "the positive control did not run (interrupted or skipped)";
+      c.fix = "run the whole suite; a refusal proves nothing without its control";
+    } else {
+      c.cause = "a refusal that cannot be attributed to client authentication (" +
+                outcome.substr(outcome.find(':') + 1) + ")";
+      c.fix = "read the reasons in report.html";
+    }
+    out.push_back(std::move(c));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  return out;
+}
 
 std::string render_junit(const json& doc) {
   const json& results = doc["results"];
@@ -105,10 +188,18 @@ std::string render_junit(const json& doc) {
     errors += str(r, "verdict") == "INCONCLUSIVE";
     skipped += str(r, "verdict") == "SKIPPED";
   }
+  const json& meta = doc.value("metadata", json::object());
+  const bool complete = meta.value("complete", true);
+  // Besides the checks: one "findings" testcase per scenario (red on a self-test miss or an
+  // undeclared finding) and, on an interrupted run, a red "run-complete": the JUnit result is red
+  // exactly when the run's exit code is not 0.
+  for (const auto& [scenario, list] : by_scenario)
+    failures += !failing_findings(doc, scenario).empty();
+  failures += !complete;
   std::ostringstream os;
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mtls-harness\" tests=\""
-     << results.size() << "\" failures=\"" << failures << "\" errors=\"" << errors
-     << "\" skipped=\"" << skipped << "\">\n";
+     << results.size() + by_scenario.size() + (complete ? 0 : 1) << "\" failures=\"" << failures
+     << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\">\n";
   for (const auto& [scenario, list] : by_scenario) {
     int f = 0, e = 0, s = 0;
     double seconds = 0;
@@ -118,9 +209,16 @@ std::string render_junit(const json& doc) {
       s += str(*r, "verdict") == "SKIPPED";
       seconds += r->value("evidence", json::object()).value("elapsed_ms", 0.0) / 1000.0;
     }
-    os << "  <testsuite name=\"" << xml_escape(scenario) << "\" tests=\"" << list.size()
+    const auto bad = failing_findings(doc, scenario);
+    f += !bad.empty();
+    os << "  <testsuite name=\"" << xml_escape(scenario) << "\" tests=\"" << list.size() + 1
        << "\" failures=\"" << f << "\" errors=\"" << e << "\" skipped=\"" << s << "\" time=\""
        << seconds << "\">\n";
+    std::string titles;
+    for (const json* b : bad) titles += str(*b, "severity") + ": " + str(*b, "title") + "\n";
+    testcase(os, scenario, "findings",
+             bad.empty() ? "" : std::to_string(bad.size()) + " finding(s) fail this scenario",
+             titles);
     for (const json* r : list) {
       const double t = r->value("evidence", json::object()).value("elapsed_ms", 0.0) / 1000.0;
       os << "    <testcase classname=\"" << xml_escape(scenario + "/" + str(*r, "beacon"))
@@ -144,6 +242,13 @@ std::string render_junit(const json& doc) {
     }
     os << "  </testsuite>\n";
   }
+  if (!complete) {
+    os << "  <testsuite name=\"mtls-harness\" tests=\"1\" failures=\"1\" errors=\"0\" "
+          "skipped=\"0\" time=\"0\">\n";
+    testcase(os, "mtls-harness", "run-complete", "the run was interrupted: INCOMPLETE",
+             str(meta, "incomplete_reason", "interrupted"));
+    os << "  </testsuite>\n";
+  }
   os << "</testsuites>\n";
   return os.str();
 }
@@ -163,6 +268,13 @@ std::string render_markdown(const json& doc) {
      << count(s, "INCONCLUSIVE") << " | " << count(s, "SKIPPED") << " | " << count(s, "EXPOSURE")
      << " | " << count(s, "LOCKOUT") << " | " << count(s, "FAIL_declared_by_self_tests")
      << " |\n\n";
+  const auto causes = inconclusive_causes(doc);
+  if (!causes.empty()) {
+    os << "## Why checks are INCONCLUSIVE\n\n";
+    for (const auto& c : causes)
+      os << "- " << c.count << " check(s): " << c.cause << ". Fix: " << c.fix << "\n";
+    os << "\n";
+  }
   const auto findings = sorted_findings(doc);
   os << "## Findings\n\n";
   bool any = false;
@@ -303,7 +415,23 @@ std::string render_html(const json& doc) {
 
   os << "<h2>Findings</h2>\n";
   const auto findings = sorted_findings(doc);
-  if (findings.empty()) os << "<p id=\"no-findings\">No finding: every check passed.</p>\n";
+  const auto causes = inconclusive_causes(doc);
+  if (findings.empty())
+    os << "<p id=\"no-findings\">"
+       << (count(s, "FAIL") > 0 ? "No finding, but checks FAILED: see the results."
+           : !causes.empty()    ? "No finding, and nothing is proven where checks are INCONCLUSIVE "
+                                  "(below)."
+           : count(s, "PASS") == 0 ? "No finding, and no check passed."
+                                   : "No finding: every check that ran passed.")
+       << "</p>\n";
+  if (!causes.empty()) {
+    os << "<div id=\"inconclusive-causes\" class=\"finding INCONCLUSIVE\"><b>Why checks are "
+          "INCONCLUSIVE</b><ul>";
+    for (const auto& c : causes)
+      os << "<li>" << c.count << " check(s): " << xml_escape(c.cause)
+         << ". <b>Fix</b>: " << xml_escape(c.fix) << "</li>";
+    os << "</ul></div>\n";
+  }
   for (const auto& f : findings) {
     os << "<div class=\"finding " << xml_escape(str(f, "severity")) << "\"><b>"
        << xml_escape(str(f, "severity")) << "</b> " << xml_escape(str(f, "title"))

@@ -5,12 +5,22 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace mtls::report {
 
 std::string render_junit(const nlohmann::json& doc);
 std::string render_markdown(const nlohmann::json& doc);
 std::string render_html(const nlohmann::json& doc);
+
+// Why checks were INCONCLUSIVE, grouped by cause (most first): how many, the cause, and the fix.
+// A negative check that proves nothing because its positive control did not get in is counted
+// under its control's cause.
+struct InconclusiveCause {
+  int count = 0;
+  std::string cause, fix;
+};
+std::vector<InconclusiveCause> inconclusive_causes(const nlohmann::json& doc);
 
 // Escaping for XML/HTML text and attributes.
 std::string xml_escape(const std::string& s);

@@ -65,6 +65,9 @@ def test_ctrl_c_writes_a_partial_report_marked_incomplete(tmp_path):
         ran, planned = len(report["results"]), report["metadata"]["planned_checks"]
         assert 1 <= ran < planned, (ran, planned)
         assert "INCOMPLETE" in (out / "report.md").read_text()
+        import xml.etree.ElementTree as ET
+        cases = {c.get("name"): c for c in ET.parse(out / "junit.xml").getroot().iter("testcase")}
+        assert cases["run-complete"].find("failure") is not None  # JUnit is red, as the exit code
         assert 'id="incomplete"' in (out / "report.html").read_text()
         assert not alive(pid)  # the beacon was stopped in order
         verify = subprocess.run([BIN, "report", "verify", str(out / "report.json")], capture_output=True)

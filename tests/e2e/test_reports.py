@@ -69,15 +69,21 @@ def test_verify_detects_a_tampered_report(harness, default_run, tmp_path):
 def test_junit_has_one_testcase_per_check(default_run, failing_run):
     for out in (default_run, failing_run):
         d = doc(out)
-        cases = list(ET.parse(out / "junit.xml").getroot().iter("testcase"))
-        assert len(cases) == d["summary"]["total"]
+        every = list(ET.parse(out / "junit.xml").getroot().iter("testcase"))
+        cases = [c for c in every if c.get("name") != "findings"]
+        scenarios = {r["scenario"] for r in d["results"]}
+        assert len(cases) == d["summary"]["total"] and len(every) == len(cases) + len(scenarios)
+        # red exactly when the run's exit code is not 0
+        red = any(c.find("failure") is not None or c.find("error") is not None for c in every)
+        assert red == (d["summary"]["exit_code"] != 0), out
         by_name = {(c.get("classname"), c.get("name")): c for c in cases}
         for r in d["results"]:
             c = by_name[(f"{r['scenario']}/{r['beacon']}", r["check_id"])]
             failed = c.find("failure") is not None
             assert failed == (r["verdict"] == "FAIL" and not r["expected_finding"]), r["check_id"]
             assert (c.find("skipped") is not None) == (r["verdict"] == "SKIPPED")
-    failures = [c for c in ET.parse(failing_run / "junit.xml").getroot().iter("testcase") if c.find("failure") is not None]
+    failures = [c for c in ET.parse(failing_run / "junit.xml").getroot().iter("testcase")
+                if c.find("failure") is not None and c.get("name") != "findings"]
     assert failures and all(c.find("failure").get("type") == "EXPOSURE" for c in failures)
 
 

@@ -108,6 +108,31 @@ def test_a_self_test_that_misses_its_finding_fails_the_run(harness, tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["self_test_misses"] == 1
     assert [f["severity"] for f in report["findings"]] == ["SELFTEST"]
+    # every check passed, yet the run failed: JUnit says so through the scenario's findings case
+    import xml.etree.ElementTree as ET
+    root = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    findings = [c for c in root.iter("testcase") if c.get("name") == "findings"]
+    assert len(findings) == 1 and findings[0].find("failure") is not None
+    assert int(root.get("failures")) >= 1
+
+
+def test_a_wrong_ca_says_why_everything_is_inconclusive(harness, start_beacon, pki, manifest, tmp_path):
+    """Every check SERVER_UNTRUSTED: the console, report.md and report.html name the cause once,
+    with the fix, and never say that every check passed."""
+    beacon = start_beacon()
+    out = tmp_path / "out"
+    p = harness("probe", "--target", beacon.url, "--ca", pki / "ca" / "other-ca.pem",
+                "--cert", pki / manifest["credentials"]["valid"]["cert"],
+                "--key", pki / manifest["credentials"]["valid"]["key"], "--rate", 100, "--out", out)
+    assert p.returncode == 3
+    err = p.stderr.decode()
+    report = json.loads((out / "report.json").read_text())
+    inconclusive = report["summary"]["INCONCLUSIVE"]
+    assert f"INCONCLUSIVE: {inconclusive} check(s): the agent does not trust the beacon's certificate" in err, err
+    assert "check --ca" in err
+    assert "check --ca" in (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    assert "every check" not in html.split('id="no-findings"')[1][:200] and 'id="inconclusive-causes"' in html
 
 
 def test_an_unreachable_external_beacon_is_inconclusive_not_a_pass(harness, tmp_path):
