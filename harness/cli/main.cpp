@@ -360,8 +360,15 @@ int cmd_agent(AgentArgs a) {
   } else {
     std::cout << r.check_id << ": " << mtls::to_string(r.outcome) << " (" << r.reason << ")\n";
   }
+  // As every subcommand: 0 as expected, 1 the opposite (let in / refused, or a credential the
+  // agent cannot use), 3 when the operation could not be carried out (unreachable, untrusted
+  // beacon, protocol error): nothing is proven either way.
+  const bool rejected = mtls::is_rejection(r.outcome);
+  const bool decided = rejected || r.outcome == mtls::Outcome::kAccepted ||
+                       r.outcome == mtls::Outcome::kClientCredentialError;
+  if (!decided) return 3;
   const bool ok = expectation == mtls::Expectation::kRejected
-                      ? mtls::is_rejection(r.outcome)
+                      ? rejected
                       : r.outcome == mtls::Outcome::kAccepted;
   return ok ? 0 : 1;
 }

@@ -115,7 +115,7 @@ def test_a_lone_stalling_beacon_is_named_silent_not_unreachable_within_the_timeo
         elapsed = time.monotonic() - started
         record = json.loads(p.stdout)
         # it completed the TLS handshake: reachable, then silent (UNREACHABLE is for connect failures)
-        assert p.returncode == 1 and record["outcome"] == "PROTOCOL_ERROR", record
+        assert p.returncode == 3 and record["outcome"] == "PROTOCOL_ERROR", record  # not carried out
         assert record["evidence"]["handshake_completed"] and "no answer" in record["reason"], record
         assert 2 <= elapsed < 2 + 8, elapsed
     finally:
