@@ -147,7 +147,7 @@ struct Shared {
 
   Shared(const BeaconConfig& c, const pki::Manifest& m)
       : config(c),
-        identity(m.beacon(c.name).cert, m.beacon(c.name).key),
+        identity(m.beacon(c.pki_identity()).cert, m.beacon(c.pki_identity()).key),
         content(c.content_dir),
         log(c.log_file) {
     if (c.store_dir) uploads.emplace(*c.store_dir, c.upload_extensions, c.upload_max_bytes);

@@ -110,6 +110,7 @@ static BeaconConfig load_beacon_config_fields(const fs::path& file) {
   const fs::path base = file.parent_path();
   BeaconConfig c;
   c.name = y.str(root, "name", "name", c.name);
+  c.identity = y.str(root, "identity", "identity", "");
   if (root["pki"]) c.pki_dir = path_field(y, root, "pki", base);
   if (root["content"]) c.content_dir = path_field(y, root, "content", base);
   if (root["store"]) c.store_dir = path_field(y, root, "store", base);

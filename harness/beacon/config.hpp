@@ -60,7 +60,10 @@ struct ListenerConfig {
 };
 
 struct BeaconConfig {
-  std::string name = "beacon-a";                   // also the PKI manifest's beacon identity
+  std::string name = "beacon-a";  // in the beacon's log records and ready line
+  // The PKI manifest's beacon whose certificate it serves; empty: the one named `name`.
+  std::string identity;
+  const std::string& pki_identity() const { return identity.empty() ? name : identity; }
   std::filesystem::path pki_dir;                   // folder written by `pki init`
   std::filesystem::path content_dir;               // holds ManageSoftDL/
   std::optional<std::filesystem::path> store_dir;  // uploads land here; none: uploads answer 503

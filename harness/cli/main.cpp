@@ -549,9 +549,10 @@ int cmd_bench(const BenchArgs& a) {
         "listeners: [{name: server-only, client_auth: ignore}, {name: mtls, client_auth: "
         "require}]\n"
         "max_connections: 100000\ntimeouts: {handshake_ms: 30000, idle_ms: 30000}\n");
-    beacon.emplace(mtls::self_executable(), "beacon-a",
-                   mtls::engine::beacon_config_yaml(sim, "beacon-a", work / "pki", work / "store"),
-                   work / "beacon");
+    beacon.emplace(
+        mtls::self_executable(), "beacon-a",
+        mtls::engine::beacon_config_yaml(sim, "beacon-a", "beacon-a", work / "pki", work / "store"),
+        work / "beacon");
     o.trust.ca_file = m.server_ca;
     o.server_pid = beacon->pid();
     for (const auto& l : beacon->ready()["listeners"]) {

@@ -24,10 +24,12 @@ const std::set<std::string> kBeaconLevelKeys = {"latency_ms", "failure", "max_co
 }  // namespace
 
 // The beacon config file for a simulated beacon (docs/beacon.md), always on loopback, port 0.
-std::string beacon_config_yaml(const YAML::Node& sim, const std::string& identity,
-                               const fs::path& pki, const fs::path& store) {
+std::string beacon_config_yaml(const YAML::Node& sim, const std::string& name,
+                               const std::string& identity, const fs::path& pki,
+                               const fs::path& store) {
   YAML::Node cfg(YAML::NodeType::Map);
-  cfg["name"] = identity;
+  cfg["name"] = name;
+  cfg["identity"] = identity;
   cfg["pki"] = pki.string();
   cfg["store"] = store.string();
   YAML::Node listeners(YAML::NodeType::Sequence);

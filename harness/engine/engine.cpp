@@ -614,7 +614,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
         const fs::path dir = work / sc.name / b.name;
         processes.push_back(std::make_unique<BeaconProcess>(
             o.harness_executable, b.name,
-            beacon_config_yaml(*b.simulated, identity, pki_dir, dir / "store"), dir));
+            beacon_config_yaml(*b.simulated, b.name, identity, pki_dir, dir / "store"), dir));
         urls[b.name] = processes.back()->url();
         by_url[urls[b.name]] = processes.back().get();
         by_name[b.name] = processes.back().get();

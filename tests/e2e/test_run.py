@@ -32,6 +32,11 @@ def test_default_suite(harness, tmp_path):
     by_id = {(r["scenario"], r["check_id"]): r for r in results}
     assert len(by_id) == len(results), "check ids must be unique within a scenario"
     for r in results:
+        # the beacon's own evidence is the beacon the check ran against (a simulated beacon logs
+        # under its scenario name, even when it serves another PKI identity's certificate)
+        connection = (r["evidence"]["beacon_log"] or {}).get("connection")
+        if connection:
+            assert connection["beacon"] == r["beacon"], (r["check_id"], connection["beacon"])
         if r["verdict"] == "FAIL":
             assert r["expected_finding"], r  # every failure of the default suite is a declared self-test finding
         if r["verdict"] == "SKIPPED":
