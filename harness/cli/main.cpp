@@ -456,6 +456,14 @@ int cmd_probe(ProbeArgs a) {
 
 int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::path>& benches) {
   auto doc = mtls::report::load_document(in);
+  // Never overwrite a run's report with less than it holds (a results.jsonl has no run metadata):
+  // only a report.json may be re-rendered in place.
+  std::error_code ec;
+  const fs::path existing = out / "report.json";
+  if (fs::exists(existing, ec) && !fs::equivalent(existing, in, ec))
+    throw mtls::InputError("--out " + out.string() + " already holds a report.json that " +
+                           in.string() +
+                           " would replace with less (its run metadata): give another --out");
   for (const auto& b : benches) {  // `mtls-harness bench` results: charts in report.html
     const auto bench = nlohmann::json::parse(mtls::read_file(b), nullptr, false);
     if (bench.is_discarded() || !bench.contains("chart") || !bench.contains("targets"))

@@ -51,13 +51,19 @@ def world(tmp_path_factory, pki, manifest):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
+    corpus_report = HERE.parent.parent / "fuzz" / "corpus" / "report" / "report.json"
+    run_dir = tmp / "a-run"  # a run's folder: its full report.json and its results.jsonl
+    run_dir.mkdir()
+    (run_dir / "report.json").write_text(corpus_report.read_text())
+    (run_dir / "results.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in json.loads(corpus_report.read_text())["results"]))
     yield {"tmp": tmp, "pki": pki, "ca": pki / manifest["trust"]["server_ca_bundle"],
            "cert": pki / manifest["credentials"]["valid"]["cert"],
            "key": pki / manifest["credentials"]["valid"]["key"],
            "p12": pki / manifest["credentials"]["valid-p12"]["p12"],
            "garbage": tmp / "garbage.txt", "empty": tmp / "empty.pem", "file": tmp / "afile",
            "bad_yaml": tmp / "bad.yaml", "busy_port": holder.getsockname()[1], "closed_port": closed,
-           "report": HERE.parent.parent / "fuzz" / "corpus" / "report" / "report.json"}
+           "report": corpus_report, "report_dir": run_dir, "results": run_dir / "results.jsonl"}
     holder.close()
 
 
