@@ -23,8 +23,7 @@ std::string tail_of(const std::filesystem::path& file, std::size_t max_bytes = 2
 // The beacon config for a simulated beacon's settings (a scenario's `simulated` node): it logs
 // as `name` and serves the certificate of the PKI manifest's beacon `identity`.
 std::string beacon_config_yaml(const YAML::Node& sim, const std::string& name,
-                               const std::string& identity,
-                               const std::filesystem::path& pki,
+                               const std::string& identity, const std::filesystem::path& pki,
                                const std::filesystem::path& store);
 
 // A simulated beacon started as `mtls-harness beacon --config ...`; stopped (drained) when

@@ -22,6 +22,9 @@ def planned(harness, *args):
 def test_default_suite(harness, tmp_path):
     p = harness("run", cwd=tmp_path, timeout=300)  # no argument: the built-in suite, into ./reports/out
     assert p.returncode == 0
+    # every progress line reads as its final meaning: the self-tests' FAILs say they were declared
+    fails = [l for l in p.stderr.decode().splitlines() if "  FAIL" in l]
+    assert fails and all(l.endswith("FAIL (declared by the self-test: caught as expected)") for l in fails)
     out = tmp_path / "reports" / "out"
     report = json.loads((out / "report.json").read_text())
     results = load_results(out)
