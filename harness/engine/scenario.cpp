@@ -64,7 +64,9 @@ static Scenario load_scenario_fields(const fs::path& file,
   Scenario s;
   s.file = file;
   s.name = y.str(root, "name", "name", "", true);
-  s.id = file.parent_path().filename().string() + "/" + s.name;
+  // "<folder>/<name>" from the file's absolute path: the same however the tool was called
+  // (`run x.yaml` from its folder, or `run sc/x.yaml` from elsewhere).
+  s.id = fs::absolute(file).lexically_normal().parent_path().filename().string() + "/" + s.name;
   s.description = y.str(root, "description", "description");
 
   const YAML::Node beacons = root["beacons"];

@@ -169,3 +169,16 @@ def test_bad_scenarios_are_one_line_errors_and_write_nothing(harness, tmp_path):
         lines = [l for l in p.stderr.decode().splitlines() if l.strip()]
         assert p.returncode == 2 and len(lines) == 1 and word in lines[0], (name, lines)
         assert not out.exists(), f"{name}: output written for a run that could not start"
+
+
+def test_scenario_ids_do_not_depend_on_how_the_tool_was_called(harness, tmp_path):
+    folder = tmp_path / "sc"
+    folder.mkdir()
+    (folder / "real.yaml").write_text((HOME / "scenarios" / "default" / "selftest-http-status.yaml").read_text())
+    ids = []
+    for cwd, arg in ((folder, "real.yaml"), (tmp_path, "sc/real.yaml"), (folder, "./real.yaml"),
+                     (tmp_path, str(folder / "real.yaml"))):
+        p = harness("run", arg, "--list", cwd=cwd)
+        assert p.returncode == 0, p.stderr
+        ids.append(sorted((c["scenario"], c["check_id"]) for c in map(json.loads, p.stdout.decode().splitlines())))
+    assert all(i == ids[0] for i in ids) and ids[0][0][0].startswith("sc/")
