@@ -391,7 +391,18 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
         alert_sent_ = Botan::TLS::Alert(e.type()).type_string();
         if (error_.empty()) error_ = e.what();
         closing_ = true;
+        // Botan 2's Channel::received_data sends a fatal alert for every exception before it
+        // rethrows: bad_record_mac, decode_error, or internal_error for anything else.
+      } catch (const Botan::Integrity_Failure& e) {
+        alert_sent_ = "bad_record_mac";
+        if (error_.empty()) error_ = e.what();
+        closing_ = true;
+      } catch (const Botan::Decoding_Error& e) {
+        alert_sent_ = "decode_error";
+        if (error_.empty()) error_ = e.what();
+        closing_ = true;
       } catch (const std::exception& e) {
+        alert_sent_ = "internal_error";
         if (error_.empty()) error_ = e.what();
         closing_ = true;
       }

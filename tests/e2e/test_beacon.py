@@ -410,3 +410,22 @@ def test_a_slow_client_is_cut_off(start_beacon, pki, manifest):
     assert answered is None and sent < len(request), "the slow request was served"
     beacon.stop()
     assert "idle timeout" in [c["error"] for c in beacon.records("connection")]
+
+
+def test_every_alert_the_beacon_sends_is_in_its_log(start_beacon):
+    """Botan answers a malformed ClientHello with decode_error and early application data with
+    unexpected_message (alerts it sends by itself): the log records what the client received."""
+    import socket
+    names = {10: "unexpected_message", 50: "decode_error", 80: "internal_error", 20: "bad_record_mac"}
+    beacon = start_beacon()
+    received = []
+    for payload in (b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",  # a ClientHello cut short
+                    b"\x17\x03\x03\x00\x10" + b"\x00" * 16):          # application data first
+        with socket.create_connection(("127.0.0.1", beacon.port), timeout=5) as s:
+            s.sendall(payload)
+            answer = s.recv(7)
+        assert answer[:1] == b"\x15" and len(answer) == 7, answer  # an alert record: level, description
+        received.append(names[answer[6]])
+    beacon.stop()
+    logged = [r["alert_sent"] for r in beacon.records("connection")]
+    assert logged == received == ["decode_error", "unexpected_message"], (logged, received)
