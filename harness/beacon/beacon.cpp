@@ -221,6 +221,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   // --- Botan::TLS::Callbacks -------------------------------------------------------------
   void tls_emit_data(const uint8_t data[], size_t size) override {
     out_.insert(out_.end(), data, data + size);
+    ++records_emitted_;  // Botan 2 emits one record per call; its header's type is in clear
+    if (size > 0) last_record_type_ = data[0];
   }
 
   void tls_record_received(uint64_t, const uint8_t data[], size_t size) override {
@@ -385,27 +387,34 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       in_.append(reinterpret_cast<const char*>(read_buf_.data()), n);
       parse_requests();
     } else {
+      // Botan 2's Channel::received_data sends a fatal alert for every exception before it
+      // rethrows (the TLS_Exception's own, bad_record_mac, decode_error, else internal_error),
+      // when it has a handshake state to send it with: the log names it only if it went out
+      // (the last record emitted during the call is an alert).
+      const std::uint64_t emitted_before = records_emitted_;
+      std::string alert;
       try {
         tls_->received_data(read_buf_.data(), n);
       } catch (const Botan::TLS::TLS_Exception& e) {
-        alert_sent_ = Botan::TLS::Alert(e.type()).type_string();
+        alert = Botan::TLS::Alert(e.type()).type_string();
         if (error_.empty()) error_ = e.what();
         closing_ = true;
-        // Botan 2's Channel::received_data sends a fatal alert for every exception before it
-        // rethrows: bad_record_mac, decode_error, or internal_error for anything else.
       } catch (const Botan::Integrity_Failure& e) {
-        alert_sent_ = "bad_record_mac";
+        alert = "bad_record_mac";
         if (error_.empty()) error_ = e.what();
         closing_ = true;
       } catch (const Botan::Decoding_Error& e) {
-        alert_sent_ = "decode_error";
+        alert = "decode_error";
         if (error_.empty()) error_ = e.what();
         closing_ = true;
       } catch (const std::exception& e) {
-        alert_sent_ = "internal_error";
+        alert = "internal_error";
         if (error_.empty()) error_ = e.what();
         closing_ = true;
       }
+      constexpr std::uint8_t kAlertRecord = 21;
+      if (!alert.empty() && records_emitted_ > emitted_before && last_record_type_ == kAlertRecord)
+        alert_sent_ = alert;
       if (tls_->is_closed()) closing_ = true;
     }
     flush();
@@ -655,6 +664,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
   std::string peer_address_;
   unsigned short peer_port_ = 0;
   std::string hello_sni_;
+  std::uint64_t records_emitted_ = 0;
+  std::uint8_t last_record_type_ = 0;
   std::string tls_version_, cipher_, sni_, alert_sent_, alert_received_, error_, verify_error_,
       rejection_;
   std::string verification_ = "not_checked";
