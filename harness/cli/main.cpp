@@ -389,7 +389,7 @@ int conclude(const std::string& what, const mtls::engine::RunResult& result, con
   }
   std::cout << "mtls-harness " << what << ": " << mtls::report::one_line(result.summary)
             << "; reports in " << out.string()
-            << " (report.html, report.md, junit.xml, report.json, results.jsonl)\n";
+            << " (report.html, report.md, junit.xml, report.json, results.jsonl, results.csv)\n";
   if (!result.complete) {
     std::cerr << "mtls-harness " << what << ": INCOMPLETE: interrupted after "
               << result.summary.total << " of " << result.planned
@@ -474,7 +474,8 @@ int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::pa
     doc["benchmarks"].push_back(entry);
   }
   mtls::report::write_all(out, doc);
-  std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md and report.html to "
+  std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md, report.html and "
+               "results.csv to "
             << out.string() << "\n";
   return 0;
 }
@@ -636,7 +637,7 @@ int main(int argc, char** argv) {
       "valid client certificate, every legitimate device still gets in.\n"
       "Exit codes: 0 all checks pass, 1 a check FAILED, 2 usage or input error,\n"
       "3 harness error or a check that could not be carried out (INCONCLUSIVE)."};
-  app.set_version_flag("--version", "mtls-harness " + mtls::harness_version());
+  app.set_version_flag("-V,--version", "mtls-harness " + mtls::harness_version());
   app.require_subcommand(1);
 
   // pki init

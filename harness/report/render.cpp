@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 namespace mtls::report {
@@ -117,6 +118,33 @@ std::vector<const json*> failing_findings(const json& doc, const std::string& sc
 }
 
 }  // namespace
+
+std::string render_csv(const json& doc) {
+  static const char* kColumns[] = {"scenario",   "check_id",   "beacon",     "operation",
+                                   "credential", "entry_path", "expected",   "outcome",
+                                   "verdict",    "severity",   "control_id", "reason"};
+  static const char* kEvidence[] = {"http_status", "tls_version", "tls_alert",
+                                    "curl_code",   "body_sha256", "elapsed_ms"};
+  auto cell = [](std::string v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+    std::string q = "\"";
+    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  std::ostringstream os;
+  std::string sep;
+  for (const char* c : kColumns) os << std::exchange(sep, ",") << c;
+  for (const char* c : kEvidence) os << "," << c;
+  os << "\r\n";
+  for (const auto& r : doc.value("results", json::array())) {
+    sep.clear();
+    for (const char* c : kColumns) os << std::exchange(sep, ",") << cell(str(r, c));
+    const json& e = r.value("evidence", json::object());
+    for (const char* c : kEvidence) os << "," << cell(str(e, c));
+    os << "\r\n";
+  }
+  return os.str();
+}
 
 std::vector<InconclusiveCause> inconclusive_causes(const json& doc) {
   static const std::map<std::string, std::pair<std::string, std::string>> kWhy = {

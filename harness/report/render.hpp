@@ -12,6 +12,8 @@ namespace mtls::report {
 std::string render_junit(const nlohmann::json& doc);
 std::string render_markdown(const nlohmann::json& doc);
 std::string render_html(const nlohmann::json& doc);
+// One row per check for spreadsheets (RFC 4180: comma-separated, quoted where needed).
+std::string render_csv(const nlohmann::json& doc);
 
 // Why checks were INCONCLUSIVE, grouped by cause (most first): how many, the cause, and the fix.
 // A negative check that proves nothing because its positive control did not get in is counted

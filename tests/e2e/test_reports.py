@@ -193,3 +193,19 @@ def test_bench_results_become_charts_in_the_html(harness, default_run, tmp_path)
         assert row["label"] in html.split("<svg")[1].split("</svg>")[0]
     assert harness("report", "--in", default_run / "report.json", "--bench", default_run / "report.json",
                    "--out", tmp_path / "x").returncode == 2
+
+
+def test_results_csv_has_one_row_per_check(default_run, failing_run):
+    import csv
+    for out in (default_run, failing_run):
+        d = doc(out)
+        with open(out / "results.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [(r["check_id"], r["verdict"], r["outcome"]) for r in rows] == \
+            [(r["check_id"], r["verdict"], r["outcome"] or "") for r in d["results"]]
+        assert all(r["reason"] for r in rows)  # quoted where it holds commas, and read back whole
+
+
+def test_dash_v_is_the_version(harness):
+    v, version = harness("-V"), harness("--version")
+    assert v.returncode == 0 and v.stdout == version.stdout and v.stdout.startswith(b"mtls-harness ")
