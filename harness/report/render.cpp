@@ -108,8 +108,10 @@ void testcase(std::ostream& os, const std::string& classname, const std::string&
 // A scenario's findings that fail the run: a self-test miss, or an EXPOSURE/LOCKOUT no self-test
 // declared.
 std::vector<const json*> failing_findings(const json& doc, const std::string& scenario) {
-  std::vector<const json*> out;
-  for (const auto& f : doc.value("findings", json::array())) {
+  std::vector<const json*> out;  // pointers into `doc` itself (never into a copy of it)
+  const auto it = doc.find("findings");
+  if (it == doc.end() || !it->is_array()) return out;
+  for (const auto& f : *it) {
     const std::string sev = str(f, "severity");
     if (str(f, "scenario") == scenario && !f.value("expected", false) && sev != "WARN")
       out.push_back(&f);
