@@ -229,7 +229,10 @@ std::string render_junit(const json& doc) {
   std::ostringstream os;
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mtls-harness\" tests=\""
      << results.size() + by_scenario.size() + (complete ? 0 : 1) << "\" failures=\"" << failures
-     << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\">\n";
+     << "\" errors=\"" << errors << "\" disabled=\"" << skipped << "\">\n";
+  // The attributes the Jenkins xUnit schema (junit-10) allows: testsuites has no "skipped" (the
+  // skipped checks are counted as "disabled" there, and as "skipped" per testsuite).
+  const std::string stamp = xml_escape(str(meta, "started")), host = xml_escape(str(meta, "host"));
   for (const auto& [scenario, list] : by_scenario) {
     int f = 0, e = 0, s = 0;
     double seconds = 0;
@@ -243,7 +246,7 @@ std::string render_junit(const json& doc) {
     f += !bad.empty();
     os << "  <testsuite name=\"" << xml_escape(scenario) << "\" tests=\"" << list.size() + 1
        << "\" failures=\"" << f << "\" errors=\"" << e << "\" skipped=\"" << s << "\" time=\""
-       << seconds << "\">\n";
+       << seconds << "\" timestamp=\"" << stamp << "\" hostname=\"" << host << "\">\n";
     std::string titles;
     for (const json* b : bad) titles += str(*b, "severity") + ": " + str(*b, "title") + "\n";
     testcase(os, scenario, "findings",
@@ -274,7 +277,8 @@ std::string render_junit(const json& doc) {
   }
   if (!complete) {
     os << "  <testsuite name=\"mtls-harness\" tests=\"1\" failures=\"1\" errors=\"0\" "
-          "skipped=\"0\" time=\"0\">\n";
+          "skipped=\"0\" time=\"0\" timestamp=\""
+       << stamp << "\" hostname=\"" << host << "\">\n";
     testcase(os, "mtls-harness", "run-complete", "the run was interrupted: INCOMPLETE",
              str(meta, "incomplete_reason", "interrupted"));
     os << "  </testsuite>\n";

@@ -73,6 +73,12 @@ def test_junit_has_one_testcase_per_check(default_run, failing_run):
         cases = [c for c in every if c.get("name") != "findings"]
         scenarios = {r["scenario"] for r in d["results"]}
         assert len(cases) == d["summary"]["total"] and len(every) == len(cases) + len(scenarios)
+        # only the attributes the Jenkins xUnit schema allows; when and where each suite ran
+        root = ET.parse(out / "junit.xml").getroot()
+        assert set(root.attrib) <= {"name", "time", "tests", "failures", "disabled", "errors"}, root.attrib
+        for suite in root.iter("testsuite"):
+            assert {"name", "tests", "timestamp", "hostname"} <= set(suite.attrib), suite.attrib
+            assert suite.get("timestamp") == d["metadata"]["started"] and suite.get("hostname")
         # red exactly when the run's exit code is not 0
         red = any(c.find("failure") is not None or c.find("error") is not None for c in every)
         assert red == (d["summary"]["exit_code"] != 0), out
