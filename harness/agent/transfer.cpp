@@ -248,16 +248,8 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
   if (o.entry.path == "sni-host-mismatch" && !o.entry.sni_name.empty()) {
     // TLS (SNI, certificate name) says the open name; TCP goes to the beacon; Host names the
     // beacon: the request a mixed-up virtual-host setup would route past client auth.
-    if (const auto u = parse_url(url_)) {
-      Url open = *u;
-      open.host = o.entry.sni_name;
-      url_ = "https://" + open.authority() + u->path;
-      curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-      connect_to_ =
-          curl_slist_append(connect_to_, (open.authority() + ":" + u->authority()).c_str());
-      curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to_);
-      headers_ = curl_slist_append(headers_, ("Host: " + u->authority()).c_str());
-    }
+    if (const auto beacon = connect_as(o.entry.sni_name))
+      headers_ = curl_slist_append(headers_, ("Host: " + *beacon).c_str());
   }
   // Another TLS name of the same port (sni:<name>): SNI and Host name it, TCP goes to the beacon;
   // or its address with no name at all (no-sni). What the default or another virtual host serves,
@@ -267,17 +259,7 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (o.entry.path.starts_with("sni:") && !o.entry.sni_name.empty()) {
-    if (const auto u = parse_url(url_)) {
-      Url named = *u;
-      named.host = o.entry.sni_name;
-      url_ = "https://" + named.authority() + u->path;
-      curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-      connect_to_ =
-          curl_slist_append(connect_to_, (named.authority() + ":" + u->authority()).c_str());
-      curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to_);
-    }
-  }
+  if (o.entry.path.starts_with("sni:") && !o.entry.sni_name.empty()) connect_as(o.entry.sni_name);
   if (o.entry.variant) {  // path:<name> / header:<name>: the same request, asked otherwise
     const RequestVariant& v = *o.entry.variant;
     variant_ = {{"variant", v.door + ":" + v.name},
@@ -305,6 +287,18 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
     curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
   }
   if (headers_ != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
+}
+
+std::optional<std::string> Transfer::connect_as(const std::string& name) {
+  const auto u = parse_url(url_);
+  if (!u) return std::nullopt;
+  Url named = *u;
+  named.host = name;
+  url_ = "https://" + named.authority() + u->path;
+  curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
+  connect_to_ = curl_slist_append(connect_to_, (named.authority() + ":" + u->authority()).c_str());
+  curl_easy_setopt(easy_, CURLOPT_CONNECT_TO, connect_to_);
+  return u->authority();
 }
 
 Transfer::~Transfer() {

@@ -76,6 +76,10 @@ class Transfer {
   };
 
  private:
+  // Names `name` in the URL (SNI, certificate name, default Host) while TCP still goes to the
+  // URL's own host and port (CURLOPT_CONNECT_TO); returns that authority ("host:port").
+  std::optional<std::string> connect_as(const std::string& name);
+
   CURL* easy_;
   const RequestSpec& spec_;
   std::optional<std::string> expected_;

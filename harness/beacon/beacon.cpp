@@ -175,6 +175,15 @@ struct Shared {
 
 namespace {
 
+// The fatal alert Botan 2's Channel::received_data sends for an exception it rethrows.
+std::string alert_botan_sends_for(const std::exception& e) {
+  if (const auto* tls = dynamic_cast<const Botan::TLS::TLS_Exception*>(&e))
+    return Botan::TLS::Alert(tls->type()).type_string();
+  if (dynamic_cast<const Botan::Integrity_Failure*>(&e) != nullptr) return "bad_record_mac";
+  if (dynamic_cast<const Botan::Decoding_Error*>(&e) != nullptr) return "decode_error";
+  return "internal_error";
+}
+
 class Connection : public std::enable_shared_from_this<Connection>, public Botan::TLS::Callbacks {
  public:
   Connection(Shared& shared, const ListenerRuntime& listener, tcp::socket socket)
@@ -395,20 +404,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
       std::string alert;
       try {
         tls_->received_data(read_buf_.data(), n);
-      } catch (const Botan::TLS::TLS_Exception& e) {
-        alert = Botan::TLS::Alert(e.type()).type_string();
-        if (error_.empty()) error_ = e.what();
-        closing_ = true;
-      } catch (const Botan::Integrity_Failure& e) {
-        alert = "bad_record_mac";
-        if (error_.empty()) error_ = e.what();
-        closing_ = true;
-      } catch (const Botan::Decoding_Error& e) {
-        alert = "decode_error";
-        if (error_.empty()) error_ = e.what();
-        closing_ = true;
       } catch (const std::exception& e) {
-        alert = "internal_error";
+        alert = alert_botan_sends_for(e);
         if (error_.empty()) error_ = e.what();
         closing_ = true;
       }

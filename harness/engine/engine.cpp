@@ -402,9 +402,7 @@ void read_back_uploads(Evidence& e, const Check& control, const std::function<vo
     const long status =
         step.value("http_status", json(0)).is_number() ? step["http_status"].get<long>() : 0;
     if (step.value("method", "") != "PUT" || status < 200 || status > 299) continue;
-    if (step.value("payload_check", json(nullptr)) == json("upload-digest") &&
-        step.value("payload_verified", json(nullptr)) == json(true))
-      continue;  // the beacon's receipt already proves it
+    if (receipt_proves_stored(step)) continue;  // the beacon's receipt already proves it
     const std::string path = step.value("path", "");
     const std::string sent = step.value("payload_sha256", json("")).is_string()
                                  ? step["payload_sha256"].get<std::string>()
@@ -445,6 +443,8 @@ pki::Manifest with_extras(pki::Manifest m, const Prepared& prep) {
 // and settings, or given by the scenario for an external one.
 struct Doors {
   std::string url, plain_url, open_name, resume_from, address;
+  // The TLS name sni-host-mismatch presents: the open name, else the default virtual host's.
+  std::string mismatch_name() const { return open_name.empty() ? kUnknownTlsName : open_name; }
 };
 
 std::string first_open_vhost(const YAML::Node& sim) {
@@ -488,8 +488,7 @@ void aim(Check& ch, const Doors& d) {
   const std::string& path = ch.record.entry_path;
   std::string url = d.url;
   if (path == "plain-http") url = d.plain_url;
-  if (path == "sni-host-mismatch")  // without a known open name: the default virtual host's
-    ch.options.entry.sni_name = d.open_name.empty() ? kUnknownTlsName : d.open_name;
+  if (path == "sni-host-mismatch") ch.options.entry.sni_name = d.mismatch_name();
   if (path == "resumption-cross-listener") {
     if (d.resume_from.empty() && d.open_name.empty())
       ch.skip =
@@ -821,9 +820,10 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
         std::string title;
         const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
         std::string open_name = doors.count(r.beacon) ? doors[r.beacon].open_name : "";
+        if (r.entry_path == "sni-host-mismatch" && doors.count(r.beacon))
+          open_name = doors[r.beacon].mismatch_name();
         if (const auto colon = r.entry_path.find(':'); colon != std::string::npos)
           open_name = r.entry_path.substr(colon + 1);  // sni:<name>, path:<variant>...
-        if (r.entry_path == "sni-host-mismatch" && open_name.empty()) open_name = kUnknownTlsName;
         if (r.entry_path != "https" && severity == "EXPOSURE")
           title = EntryPaths::fill(door.title, r.beacon, open_name) + " (credential '" +
                   r.credential + "')";

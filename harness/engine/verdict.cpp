@@ -58,8 +58,7 @@ const json* readback_of(const Evidence& e, const std::string& path) {
 Comparison compare_upload(const json& step, const json* control_step, const Evidence& got,
                           const Evidence* control) {
   const std::string path = str(step, "path"), status = std::to_string(num(step, "http_status"));
-  if (str(step, "payload_check") == "upload-digest" &&
-      step.value("payload_verified", json(nullptr)) == json(true))
+  if (receipt_proves_stored(step))
     return {Comparison::kSame, "the beacon's receipt names what was sent: the upload was stored"};
   const json* back = readback_of(got, path);
   const json stored = back ? back->value("stored", json(nullptr)) : json(nullptr);
@@ -137,6 +136,11 @@ Comparison compare_with_control(const Evidence& got, const Evidence* control) {
 }
 
 }  // namespace
+
+bool receipt_proves_stored(const json& step) {
+  return str(step, "payload_check") == "upload-digest" &&
+         step.value("payload_verified", json(nullptr)) == json(true);
+}
 
 bool refusal_names_certificate(const Evidence& e) {
   if (!e.http_status) return false;
