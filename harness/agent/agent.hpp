@@ -53,9 +53,10 @@ struct TrustSettings {
   std::optional<std::filesystem::path> crl_file;  // CheckCertificateRevocation, with this CRL
 };
 
-// How the device tries to get in: design.md's entry paths. `https` is the front door; the others
-// are side doors. plain-http, sni-host-mismatch and tls-downgrade change the curl transfer;
-// resumption-cross-listener and renegotiation need a hand-driven TLS client (agent/side_door.hpp).
+// How the device tries to get in: the entry paths (docs/scenarios.md). `https` is the front door;
+// the others are side doors. plain-http, sni-host-mismatch and tls-downgrade change the curl
+// transfer; resumption-cross-listener and renegotiation need a hand-driven TLS client
+// (agent/side_door.hpp).
 struct EntryPathSettings {
   std::string path = "https";
   // sni-host-mismatch: the TLS server name to present (a name the beacon serves without mTLS)
@@ -72,7 +73,7 @@ struct EntryPathSettings {
   std::optional<RequestVariant> variant;
 };
 
-// Entry path names (design.md), in report order.
+// Entry path names (docs/scenarios.md), in report order.
 const std::vector<std::string>& entry_path_names();
 // Entry paths our curl transfer cannot express (a hand-driven TLS client runs them).
 bool needs_raw_client(const std::string& entry_path);

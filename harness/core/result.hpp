@@ -1,4 +1,4 @@
-// result.hpp: the result record, one per check (design.md's field names are the contract), and
+// result.hpp: the result record, one per check (its field names are a contract: README.md), and
 // the evidence an agent gathers for it.
 #pragma once
 

@@ -1,4 +1,5 @@
-// verdict_test.cpp: verdicts follow design.md: a rejection is PASS only with an ACCEPTED control.
+// verdict_test.cpp: verdicts follow docs/scenarios.md: a rejection is PASS only with an ACCEPTED
+// control.
 #include <gtest/gtest.h>
 
 #include "engine/verdict.hpp"
