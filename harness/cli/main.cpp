@@ -24,6 +24,7 @@
 #include "core/process.hpp"
 #include "engine/beacon_process.hpp"
 #include "engine/engine.hpp"
+#include "engine/findings.hpp"
 #include "engine/probe.hpp"
 #include "load/loadgen.hpp"
 #include "pki/lint.hpp"
@@ -455,7 +456,7 @@ int cmd_probe(ProbeArgs a) {
 }
 
 int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::path>& benches) {
-  auto doc = mtls::report::load_document(in);
+  auto doc = mtls::report::load_document(in, mtls::engine::findings_of_records);
   // Never overwrite a run's report with less than it holds (a results.jsonl has no run metadata):
   // only a report.json may be re-rendered in place.
   std::error_code ec;
@@ -489,8 +490,9 @@ int cmd_report_verify(const fs::path& file) {
 }
 
 int cmd_report_diff(const fs::path& old_file, const fs::path& new_file) {
-  const auto regressions = mtls::report::regressions(mtls::report::load_document(old_file),
-                                                     mtls::report::load_document(new_file));
+  const auto regressions = mtls::report::regressions(
+      mtls::report::load_document(old_file, mtls::engine::findings_of_records),
+      mtls::report::load_document(new_file, mtls::engine::findings_of_records));
   for (const auto& r : regressions)
     std::cout << "REGRESSION " << r["scenario"].get<std::string>() << " "
               << r["check_id"].get<std::string>() << ": " << r["was"].get<std::string>() << " -> "

@@ -58,10 +58,20 @@ struct ResultRecord {
   std::optional<std::string> control_id;
   std::string reason;
   bool expected_finding = false;  // a self-test scenario declared the finding this FAIL belongs to
+  // What a finding about this check says, kept with the check so that a report re-rendered from
+  // results.jsonl words its findings exactly as the run did: the credential's defect class (null
+  // for a valid one), its description, and the name a side door used (a TLS name, a vhost).
+  std::optional<std::string> defect;
+  std::string credential_description;
+  std::optional<std::string> door_name;
   Evidence evidence;
 };
 
 nlohmann::json to_json(const Evidence& e);
 nlohmann::json to_json(const ResultRecord& r);
+// The inverse of to_json: from_json(to_json(r)) == r field for field. Throws InputError naming
+// `where` and the field on a value of the wrong type or an unknown enum name.
+Evidence evidence_from_json(const nlohmann::json& j, const std::string& where);
+ResultRecord record_from_json(const nlohmann::json& j, const std::string& where);
 
 }  // namespace mtls

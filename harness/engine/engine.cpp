@@ -28,6 +28,7 @@
 #include "core/timefmt.hpp"
 #include "engine/beacon_process.hpp"
 #include "engine/entry_paths.hpp"
+#include "engine/findings.hpp"
 #include "engine/prepared.hpp"
 #include "engine/scenario.hpp"
 #include "engine/verdict.hpp"
@@ -188,35 +189,6 @@ class Progress {
   std::map<std::string, std::size_t> counts_;
 };
 
-std::string remediation(const std::string& severity, const std::string& kind,
-                        const std::string& beacon, const std::optional<std::string>& defect) {
-  if (kind == "boundary-leak")
-    return "enforce client certificates on " + beacon +
-           " or remove it from the agents' failover list: "
-           "a device picks any beacon it can reach";
-  if (severity == "LOCKOUT")
-    return "make " + beacon +
-           " trust the client CA for client authentication, and check the chain the "
-           "devices send (the intermediate must be included)";
-  if (severity == "WARN")
-    return beacon +
-           " does not check revocation: use short-lived client certificates, or enable CRL "
-           "checking before relying on revocation";
-  const std::string d = defect.value_or("");
-  if (d == "no-certificate") return "require a client certificate on every binding of " + beacon;
-  if (d == "chain") return "trust only the client CA for client authentication on " + beacon;
-  if (d == "validity") return "reject certificates outside their validity period on " + beacon;
-  if (d == "eku") return "require the clientAuth extended key usage on " + beacon;
-  if (d == "revocation") return "enable revocation checking (CRL or OCSP) on " + beacon;
-  if (d == "forged-identity")
-    return "verify the client certificate's signatures up to the trusted client CA on " + beacon +
-           ": a certificate that only copies the device's names (issuer, subject, serial) must "
-           "not get in (trust a CA by its key, never by its name)";
-  if (d == "intermediate")
-    return "trust only the root on " + beacon + " and require devices to send their chain";
-  return "require a valid client certificate on " + beacon;
-}
-
 }  // namespace
 
 Prepared prepare(const RunOptions& o) {
@@ -318,6 +290,8 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
     ch.record.operation = op.id;
     ch.record.credential = cname;
     ch.record.entry_path = path;
+    ch.record.defect = cred.defect;
+    ch.record.credential_description = cred.description;
     ch.record.check_id =
         (boundary ? "boundary" : beacon_label) + "/" + op.id + "/" + cname + "/" + path;
     ch.record.expected =
@@ -499,6 +473,7 @@ void aim(Check& ch, const Doors& d) {
     ch.options.entry.sni_name = d.resume_from.empty() ? d.open_name : "";
   }
   if (path.starts_with("sni:")) ch.options.entry.sni_name = path.substr(4);
+  if (!ch.options.entry.sni_name.empty()) ch.record.door_name = ch.options.entry.sni_name;
   if (path == "no-sni") {
     const auto u = agent::parse_url(d.url);
     std::string address = d.address;
@@ -605,8 +580,9 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   const fs::path results_file = o.out / "results.jsonl";
   report::ResultStream stream(results_file);
   std::vector<ResultRecord> all;
-  json findings = json::array();
-  int selftest_missed = 0, warn_count = 0;
+  // Every finding, and those not derived from the records alone (self-test results, the
+  // probe's survey): results.jsonl keeps the latter, so that a re-rendered report has them too.
+  std::vector<Finding> findings, recorded;
   std::size_t total = 0;
   for (const auto& plan : plans) total += plan.size();
   Progress progress(o.progress, o.progress_is_terminal, total);
@@ -773,171 +749,28 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       records.push_back(*r);
     }
 
-    // Findings: FAILs grouped by (severity, kind, beacon, credential, entry path); WARN for a
-    // revoked certificate let in where the policy does not demand revocation checks.
-    struct Group {
-      json finding;
-      std::vector<std::size_t> members;
-    };
-    std::map<std::string, Group> groups;
-    // A side door that lets in a credential the front door already lets in (same beacon and
-    // operation) is no finding of its own: it joins the front door's as "also open through".
-    std::set<std::string> open_front;
-    for (std::size_t i = 0; i < records.size(); ++i)
-      if (records[i].entry_path == "https" && records[i].verdict == Verdict::kFail &&
-          records[i].severity == Severity::kExposure && !plan[record_check[i]].boundary)
-        open_front.insert(records[i].beacon + "|" + records[i].operation + "|" +
-                          records[i].credential);
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const ResultRecord& r = records[i];
-      const auto& cred = manifest.credential(r.credential);
-      const std::string front_key = "EXPOSURE|check|" + r.beacon + "|" + r.credential + "|https";
-      if (r.entry_path != "https" && r.verdict == Verdict::kFail &&
-          !plan[record_check[i]].boundary &&
-          open_front.contains(r.beacon + "|" + r.operation + "|" + r.credential) &&
-          groups.contains(front_key)) {
-        Group& front = groups[front_key];
-        json& also = front.finding["also_through"];
-        if (!also.is_array()) also = json::array();
-        if (std::find(also.begin(), also.end(), json(r.entry_path)) == also.end())
-          also.push_back(r.entry_path);
-        front.finding["check_ids"].push_back(r.check_id);
-        front.members.push_back(i);
-        continue;
-      }
-      std::string severity;
-      if (r.verdict == Verdict::kFail && r.severity)
-        severity = std::string(to_string(*r.severity));
-      else if (r.verdict == Verdict::kPass && r.outcome == Outcome::kAccepted &&
-               cred.defect == "revocation" && sc.revocation == "off")
-        severity = "WARN";
-      if (severity.empty()) continue;
-      const std::string kind = plan[record_check[i]].boundary ? "boundary-leak" : "check";
-      const std::string key =
-          severity + "|" + kind + "|" + r.beacon + "|" + r.credential + "|" + r.entry_path;
-      Group& g = groups[key];
-      if (g.finding.is_null()) {
-        std::string title;
-        const EntryPathInfo& door = prep.entry_paths.get(r.entry_path);
-        std::string open_name = doors.count(r.beacon) ? doors[r.beacon].open_name : "";
-        if (r.entry_path == "sni-host-mismatch" && doors.count(r.beacon))
-          open_name = doors[r.beacon].mismatch_name();
-        if (const auto colon = r.entry_path.find(':'); colon != std::string::npos)
-          open_name = r.entry_path.substr(colon + 1);  // sni:<name>, path:<variant>...
-        if (r.entry_path != "https" && severity == "EXPOSURE")
-          title = EntryPaths::fill(door.title, r.beacon, open_name) + " (credential '" +
-                  r.credential + "')";
-        else if (kind == "boundary-leak")
-          title = "boundary leak: a device with credential '" + r.credential + "' reached " +
-                  r.beacon + " through the failover list and got in";
-        else if (severity == "EXPOSURE")
-          title = r.beacon + " lets in a device with credential '" + r.credential + "' (" +
-                  cred.description + ")";
-        else if (severity == "LOCKOUT")
-          title = r.beacon + " refuses the legitimate credential '" + r.credential + "'";
-        else
-          title = "revoked certificate accepted by " + r.beacon;
-        g.finding = {{"severity", severity},
-                     {"kind", kind},
-                     {"scenario", sc.id},
-                     {"beacon", r.beacon},
-                     {"credential", r.credential},
-                     {"entry_path", r.entry_path},
-                     {"operations", json::array()},
-                     {"check_ids", json::array()},
-                     {"title", title},
-                     {"remediation", r.entry_path != "https"
-                                         ? EntryPaths::fill(door.remediation, r.beacon, open_name)
-                                         : remediation(severity, kind, r.beacon, cred.defect)},
-                     {"advisories", cred.defect == "forged-identity"
-                                        ? std::vector<std::string>{"CWE-295 (improper certificate "
-                                                                   "validation)",
-                                                                   "CWE-290 (authentication bypass "
-                                                                   "by spoofing)"}
-                                        : door.advisories},
-                     {"expected", false}};
-      }
-      g.finding["operations"].push_back(r.operation);
-      g.finding["check_ids"].push_back(r.check_id);
-      g.members.push_back(i);
-    }
-    for (auto& [key, g] : groups)
-      if (g.finding.contains("also_through")) {
-        std::string doors_too;
-        for (const auto& d : g.finding["also_through"])
-          doors_too += (doors_too.empty() ? "" : ", ") + d.get<std::string>();
-        g.finding["title"] =
-            g.finding["title"].get<std::string>() + "; the same is open through " + doors_too;
-      }
-    // Self-test scenarios: the declared findings, exactly (not judged when interrupted).
-    if (sc.expected_findings && !stopped()) {
+    // Findings (findings.hpp): the same code re-renders them from results.jsonl.
+    std::vector<Finding> groups = group_findings(records, prep.entry_paths);
+    if (sc.expected_findings && !stopped()) {  // a self-test: its declarations, exactly
+      std::vector<DeclaredFinding> declared;
       for (const auto& e : *sc.expected_findings) {
         std::vector<std::string> ops = e.operations;
         if (ops.empty())
           ops = e.kind == "boundary-leak" && sc.boundary ? sc.boundary->operations : sc.operations;
-        std::sort(ops.begin(), ops.end());
-        bool matched = false;
-        for (auto& [key, g] : groups) {
-          std::vector<std::string> got = g.finding["operations"].get<std::vector<std::string>>();
-          std::sort(got.begin(), got.end());
-          if (g.finding["severity"] == e.severity && g.finding["kind"] == e.kind &&
-              g.finding["beacon"] == e.beacon && g.finding["credential"] == e.credential &&
-              g.finding["entry_path"] == e.entry_path && got == ops &&
-              !g.finding["expected"].get<bool>()) {
-            g.finding["expected"] = true;
-            for (auto m : g.members) records[m].expected_finding = true;
-            matched = true;
-            break;
-          }
-        }
-        if (!matched) {
-          ++selftest_missed;
-          findings.push_back(
-              {{"severity", "SELFTEST"},
-               {"kind", "self-test-miss"},
-               {"scenario", sc.id},
-               {"beacon", e.beacon},
-               {"credential", e.credential},
-               {"entry_path", e.entry_path},
-               {"operations", ops},
-               {"title", "self-test: the harness did not report the declared " + e.severity + " (" +
-                             e.kind + ") for credential '" + e.credential + "' on " + e.beacon +
-                             (e.entry_path != "https" ? " through " + e.entry_path : "")},
-               {"remediation",
-                "the harness missed what this scenario proves it catches: treat "
-                "every other result of this run with suspicion"},
-               {"expected", false}});
-        }
+        declared.push_back({e.severity, e.kind, e.beacon, e.credential, e.entry_path, ops});
       }
-      for (auto& [key, g] : groups)  // in a self-test, an undeclared WARN is a miss too
-        if (g.finding["severity"] == "WARN" && !g.finding["expected"].get<bool>()) {
-          ++selftest_missed;
-          findings.push_back(
-              {{"severity", "SELFTEST"},
-               {"kind", "self-test-undeclared"},
-               {"scenario", sc.id},
-               {"beacon", g.finding["beacon"]},
-               {"credential", g.finding["credential"]},
-               {"entry_path", g.finding["entry_path"]},
-               {"operations", g.finding["operations"]},
-               {"title", "self-test: the harness reported a WARN this scenario does not declare: " +
-                             g.finding["title"].get<std::string>()},
-               {"remediation",
-                "declare it in expect_findings if it is right, or find why the "
-                "harness reports it"},
-               {"expected", false}});
-        }
+      for (auto& f : match_self_test(sc.id, declared, groups, records)) {
+        recorded.push_back(f);
+        findings.push_back(std::move(f));
+      }
     }
-    for (auto& [key, g] : groups) {
-      if (g.finding["severity"] == "WARN") ++warn_count;
-      findings.push_back(g.finding);
-    }
+    findings.insert(findings.end(), groups.begin(), groups.end());
     all.insert(all.end(), records.begin(), records.end());
   }
 
-  for (const auto& f : prep.extra_findings) {
-    findings.push_back(f);
-    if (f.value("severity", "") == "WARN") ++warn_count;
+  for (std::size_t i = 0; i < prep.extra_findings.size(); ++i) {
+    recorded.push_back(finding_from_json(prep.extra_findings[i], "finding " + std::to_string(i)));
+    findings.push_back(recorded.back());
   }
   meta["finished"] = utc_now();
   meta["planned_checks"] = total;
@@ -945,20 +778,18 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   if (stopped())
     meta["incomplete_reason"] = "interrupted (SIGINT/SIGTERM): " + std::to_string(all.size()) +
                                 " of " + std::to_string(total) + " checks ran";
+  sort_findings(findings);
   report::Summary summary = report::summarize(all);
-  summary.selftest_missed = selftest_missed;
-  summary.warn = warn_count;
-  // Most severe first: EXPOSURE, LOCKOUT, SELFTEST, WARN.
-  auto rank = [](const json& f) {
-    const std::string s = f["severity"];
-    return s == "EXPOSURE" ? 0 : s == "LOCKOUT" ? 1 : s == "SELFTEST" ? 2 : 3;
-  };
-  std::stable_sort(findings.begin(), findings.end(),
-                   [&](const json& a, const json& b) { return rank(a) < rank(b); });
-  report::write_results_jsonl(results_file, all);
+  const FindingCounts fc = count(findings);
+  summary.selftest_missed = fc.selftest_missed;
+  summary.warn = fc.warn;
+  json findings_json = json::array(), recorded_json = json::array();
+  for (const auto& f : findings) findings_json.push_back(to_json(f));
+  for (const auto& f : recorded) recorded_json.push_back(to_json(f));
+  report::write_results_jsonl(results_file, all, recorded_json);
   const fs::path report_file = o.out / "report.json";
-  report::write_all(o.out, report::make_document(meta, all, summary, findings));
-  return {summary, report_file, results_file, findings, !stopped(), total};
+  report::write_all(o.out, report::make_document(meta, all, summary, findings_json));
+  return {summary, report_file, results_file, findings_json, !stopped(), total};
 }
 
 }  // namespace mtls::engine

@@ -10,16 +10,17 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include "report/render.hpp"
-
-#include <map>
-#include <sstream>
 
 namespace mtls::report {
 namespace fs = std::filesystem;
 
-Summary summarize(const std::vector<ResultRecord>& records) {
+Summary summarize(const std::vector<ResultRecord>& records, const nlohmann::json& findings) {
   Summary s;
+  for (const auto& f : findings) {
+    const std::string severity = f.is_object() ? f.value("severity", "") : "";
+    s.selftest_missed += severity == "SELFTEST";
+    s.warn += severity == "WARN";
+  }
   for (const auto& r : records) {
     ++s.total;
     switch (r.verdict.value_or(Verdict::kInconclusive)) {
@@ -90,9 +91,11 @@ void ResultStream::append(const ResultRecord& r) {
     throw HarnessError(path_.string() + ": write failed (" + std::strerror(errno) + ")");
 }
 
-void write_results_jsonl(const fs::path& path, const std::vector<ResultRecord>& records) {
+void write_results_jsonl(const fs::path& path, const std::vector<ResultRecord>& records,
+                         const nlohmann::json& recorded_findings) {
   std::string data;
   for (const auto& r : records) data += mtls::to_json(r).dump() + "\n";
+  for (const auto& f : recorded_findings) data += nlohmann::json{{"finding", f}}.dump() + "\n";
   write_file_atomic(path, data);
 }
 
@@ -132,38 +135,6 @@ std::string text_of(const nlohmann::json& r, const char* key) {
   return r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : "";
 }
 
-// FAIL records grouped as findings (severity, kind, beacon, credential, entry path): what can be
-// derived from results alone (the engine adds WARN and self-test findings).
-nlohmann::json findings_from_results(const nlohmann::json& results) {
-  std::map<std::string, nlohmann::json> groups;
-  for (const auto& r : results) {
-    const std::string severity = text_of(r, "severity");
-    if (text_of(r, "verdict") != "FAIL" || severity.empty()) continue;
-    const bool boundary = text_of(r, "check_id").starts_with("boundary/");
-    const std::string key = severity + "|" + (boundary ? "b" : "c") + "|" + text_of(r, "beacon") +
-                            "|" + text_of(r, "credential") + "|" + text_of(r, "entry_path");
-    auto& g = groups[key];
-    if (g.is_null())
-      g = {{"severity", severity},
-           {"kind", boundary ? "boundary-leak" : "check"},
-           {"scenario", text_of(r, "scenario")},
-           {"beacon", text_of(r, "beacon")},
-           {"credential", text_of(r, "credential")},
-           {"entry_path", text_of(r, "entry_path")},
-           {"operations", nlohmann::json::array()},
-           {"check_ids", nlohmann::json::array()},
-           {"title", text_of(r, "beacon") + ": " + severity + " for credential '" +
-                         text_of(r, "credential") + "'"},
-           {"remediation", "see docs/scenarios.md"},
-           {"expected", r.value("expected_finding", false)}};
-    g["operations"].push_back(text_of(r, "operation"));
-    g["check_ids"].push_back(text_of(r, "check_id"));
-  }
-  nlohmann::json out = nlohmann::json::array();
-  for (auto& [_, g] : groups) out.push_back(g);
-  return out;
-}
-
 }  // namespace
 
 std::string integrity_digest(const nlohmann::json& doc) {
@@ -201,41 +172,34 @@ void write_all(const fs::path& dir, const nlohmann::json& doc) {
   write_file_atomic(dir / "results.csv", render_csv(doc));
 }
 
-nlohmann::json load_document(const fs::path& file) {
+nlohmann::json load_document(const fs::path& file, const FindingsOf& findings_of) {
   const std::string text = read_file(file);
   if (file.extension() == ".jsonl") {
-    nlohmann::json results = nlohmann::json::array();
+    nlohmann::json results = nlohmann::json::array(), recorded = nlohmann::json::array();
+    std::vector<ResultRecord> records;
     std::istringstream in(text);
     int line_no = 0;
     for (std::string line; std::getline(in, line);) {
       ++line_no;
       if (line.empty()) continue;
+      const std::string where = file.string() + ":" + std::to_string(line_no);
       auto r = nlohmann::json::parse(line, nullptr, false);
       if (r.is_discarded()) r = nullptr;
-      check_record(r, file.string() + ":" + std::to_string(line_no));
+      if (r.is_object() && r.contains("finding") && r.size() == 1) {
+        if (!r["finding"].is_object()) throw InputError(where + ": a finding must be an object");
+        recorded.push_back(r["finding"]);
+        continue;
+      }
+      check_record(r, where);
+      records.push_back(record_from_json(r, where));
       results.push_back(std::move(r));
     }
-    Summary s;
-    for (const auto& r : results) {
-      ++s.total;
-      const std::string v =
-          r["verdict"].is_string() ? r["verdict"].get<std::string>() : "INCONCLUSIVE";
-      if (v == "PASS")
-        ++s.pass;
-      else if (v == "FAIL")
-        ++s.fail;
-      else if (v == "SKIPPED")
-        ++s.skipped;
-      else
-        ++s.inconclusive;
-      if (text_of(r, "severity") == "EXPOSURE") ++s.exposure;
-      if (text_of(r, "severity") == "LOCKOUT") ++s.lockout;
-      if (v == "FAIL" && r.value("expected_finding", false)) ++s.expected_fail;
-    }
+    const nlohmann::json findings = findings_of ? findings_of(records, recorded) : recorded;
+    const Summary s = summarize(records, findings);
     nlohmann::json doc = {{"report_format", 1},
                           {"metadata", {{"rendered_from", file.string()}}},
                           {"summary", to_json(s)},
-                          {"findings", findings_from_results(results)},
+                          {"findings", findings},
                           {"results", results}};
     doc["integrity"] = {
         {"algorithm", "sha256"},

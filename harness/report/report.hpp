@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -20,7 +21,10 @@ struct Summary {
   int warn = 0;             // WARN findings
 };
 
-Summary summarize(const std::vector<ResultRecord>& records);
+// The counts of a run: the records' verdicts and severities, and (when given) the findings'
+// self-test misses and WARNs.
+Summary summarize(const std::vector<ResultRecord>& records,
+                  const nlohmann::json& findings = nlohmann::json::array());
 nlohmann::json to_json(const Summary& s);
 
 // The CLI's exit code for a run: 0 all checks pass, 1 any FAIL not declared by a self-test (or a
@@ -44,8 +48,17 @@ class ResultStream {
   std::filesystem::path path_;
 };
 
+// results.jsonl as a run leaves it: one check record per line, then one {"finding": {...}} line
+// per finding that is not derived from the records alone (a self-test's misses, the probe's
+// survey findings), so that re-rendering the file gives the run's findings.
 void write_results_jsonl(const std::filesystem::path& path,
-                         const std::vector<ResultRecord>& records);
+                         const std::vector<ResultRecord>& records,
+                         const nlohmann::json& recorded_findings = nlohmann::json::array());
+
+// The findings of a report re-rendered from results.jsonl: (records, the recorded findings) ->
+// every finding, in listing order. The engine's findings module provides it (the CLI wires it).
+using FindingsOf =
+    std::function<nlohmann::json(const std::vector<ResultRecord>&, const nlohmann::json&)>;
 // The report document: metadata, summary, findings, results, and an integrity block with the
 // SHA-256 over the canonical form of {results, findings, summary} (compact JSON, keys sorted).
 nlohmann::json make_document(const nlohmann::json& metadata,
@@ -57,8 +70,9 @@ std::string integrity_digest(const nlohmann::json& doc);
 void write_all(const std::filesystem::path& dir, const nlohmann::json& doc);
 
 // A report document from report.json, or rebuilt from results.jsonl (summary recomputed,
-// findings derived from the FAILs). Throws InputError naming the file on anything else.
-nlohmann::json load_document(const std::filesystem::path& file);
+// findings by `findings_of`; without it, only the recorded ones). Throws InputError naming the
+// file on anything else.
+nlohmann::json load_document(const std::filesystem::path& file, const FindingsOf& findings_of = {});
 
 // 0: the integrity digest matches; 1: it does not (the report was changed). Throws InputError
 // for a file that is not a report.

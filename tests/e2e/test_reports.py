@@ -171,6 +171,39 @@ def test_rerender_from_results_and_diff(harness, default_run, failing_run, tmp_p
     assert lines == [f"REGRESSION {victim['scenario']} {victim['check_id']}: PASS -> FAIL EXPOSURE (ACCEPTED)"]
 
 
+@pytest.fixture(scope="module")
+def missing_self_test_run(tmp_path_factory):
+    """A self-test that declares a finding the harness cannot produce (beacon-a requires
+    certificates): a SELFTEST finding that only the run itself can know."""
+    from helpers import BIN
+    d = tmp_path_factory.mktemp("miss")
+    (d / "miss.yaml").write_text(
+        "name: miss\nbeacons:\n  - {name: beacon-a, simulated: {client_auth: require}}\n"
+        "policy: {client_certificate: required}\ncredentials: [valid, none]\n"
+        "operations: [download-policy]\nentry_paths: [https]\nexpect_findings:\n"
+        "  - {severity: EXPOSURE, beacon: beacon-a, credential: none}\n")
+    out = d / "out"
+    p = subprocess.run([BIN, "run", str(d / "miss.yaml"), "--out", str(out)], capture_output=True, timeout=300)
+    assert p.returncode == 1, p.stderr.decode()[-2000:]
+    return out
+
+
+@pytest.mark.parametrize("which", ["default_run", "failing_run", "missing_self_test_run"])
+def test_rerendered_findings_are_the_runs_byte_for_byte(harness, request, tmp_path, which):
+    """One findings module: `report --in results.jsonl` says exactly the findings (titles,
+    remediation, self-test results, folding) and the counts the run said."""
+    run = request.getfixturevalue(which)
+    original = doc(run)
+    assert original["findings"], "each of these runs has findings: nothing would be compared"
+    p = harness("report", "--in", run / "results.jsonl", "--out", tmp_path / "again")
+    assert p.returncode == 0, p.stderr.decode()
+    again = doc(tmp_path / "again")
+    assert json.dumps(again["findings"], sort_keys=True) == json.dumps(original["findings"], sort_keys=True)
+    for key in ("total", "PASS", "FAIL", "INCONCLUSIVE", "SKIPPED", "EXPOSURE", "LOCKOUT",
+                "FAIL_declared_by_self_tests", "self_test_misses", "WARN_findings", "exit_code"):
+        assert again["summary"][key] == original["summary"][key], key
+
+
 def test_no_secret_in_any_report(default_run):
     pki = default_run / "work" / "pki"
     m = json.loads((pki / "manifest.json").read_text())
