@@ -171,6 +171,17 @@ TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& res
   }
   if (X509* cert = SSL_get1_peer_certificate(ssl.get())) {
     read_names(cert, out.certificate_names);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_digest(cert, EVP_sha256(), md, &len) == 1) {
+      static const char* kHex = "0123456789abcdef";
+      for (unsigned int i = 0; i < len; ++i) {
+        out.certificate_sha256 += kHex[md[i] >> 4];
+        out.certificate_sha256 += kHex[md[i] & 15];
+      }
+    }
+    out.certificate_subject = name_rfc2253(X509_get_subject_name(cert));
+    out.certificate_issuer = name_rfc2253(X509_get_issuer_name(cert));
     X509_free(cert);
   }
   SSL_set_app_data(ssl.get(), nullptr);

@@ -25,6 +25,10 @@ struct TlsSurvey {
   // in the handshake, or right after it in TLS 1.3)
   std::string client_auth = "none";
   std::vector<std::string> acceptable_client_cas;  // CertificateRequest CA names (RFC 2253)
+  // The server certificate the beacon presented: the SHA-256 fingerprint of its DER (hex; what
+  // `openssl x509 -noout -fingerprint -sha256` prints, there upper-case with colons), its subject
+  // and issuer.
+  std::string certificate_sha256, certificate_subject, certificate_issuer;
 };
 
 // The issuers' names (RFC 2253, as the CertificateRequest list is printed) of every certificate in

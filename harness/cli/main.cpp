@@ -457,11 +457,13 @@ int cmd_probe(ProbeArgs a) {
 
 int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::path>& benches) {
   auto doc = mtls::report::load_document(in, mtls::engine::findings_of_records);
-  // Never overwrite a run's report with less than it holds (a results.jsonl has no run metadata):
-  // only a report.json may be re-rendered in place.
+  // Never overwrite a run's report with less than it holds: a results.jsonl has no run metadata,
+  // so it may not replace a report.json that has some.
   std::error_code ec;
   const fs::path existing = out / "report.json";
-  if (fs::exists(existing, ec) && !fs::equivalent(existing, in, ec))
+  const bool input_has_metadata = !doc["metadata"].contains("rendered_from");
+  if (!input_has_metadata && fs::exists(existing, ec) && !fs::equivalent(existing, in, ec) &&
+      mtls::report::load_document(existing)["metadata"].contains("started"))
     throw mtls::InputError("--out " + out.string() + " already holds a report.json that " +
                            in.string() +
                            " would replace with less (its run metadata): give another --out");

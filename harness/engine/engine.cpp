@@ -1,6 +1,8 @@
 // engine.cpp: see engine.hpp.
 #include "engine/engine.hpp"
 
+#include <botan/pkix_types.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,7 @@
 #include "engine/scenario.hpp"
 #include "engine/verdict.hpp"
 #include "pki/manifest.hpp"
+#include "pki/pem.hpp"
 #include "pki/pki.hpp"
 
 namespace mtls::engine {
@@ -188,6 +191,32 @@ class Progress {
   std::size_t total_, done_ = 0;
   std::map<std::string, std::size_t> counts_;
 };
+
+// The certificates of a PEM file as the report's cover shows them: SHA-256 fingerprint (of the
+// DER), subject, issuer, not-after. Empty when the file cannot be read (the run goes on).
+json certificates_summary(const fs::path& pem) {
+  json out = json::array();
+  try {
+    for (const auto& c : pki::load_certificates(pem))
+      out.push_back({{"sha256_fingerprint", pki::fingerprint_sha256(c)},
+                     {"subject", c.subject_dn().to_string()},
+                     {"issuer", c.issuer_dn().to_string()},
+                     {"not_after", c.not_after().readable_string()}});
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
+json certificate_summary(const fs::path& pem) {
+  json all = certificates_summary(pem);
+  return all.empty() ? json(nullptr) : all.front();
+}
+
+// Who ran the run, for the report's cover: the login name (not a secret), else the uid.
+std::string run_by() {
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) return pw->pw_name;
+  return "uid " + std::to_string(::geteuid());
+}
 
 }  // namespace
 
@@ -569,11 +598,14 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
                {"pki",
                 {{"key_type", manifest.key_type},
                  {"client_ca_sha256", sha256_file_hex(manifest.client_ca)},
-                 {"server_ca_sha256", sha256_file_hex(manifest.server_ca)}}},
+                 {"server_ca_sha256", sha256_file_hex(manifest.server_ca)},
+                 {"client_ca_certificates", certificates_summary(manifest.client_ca)},
+                 {"server_ca_certificates", certificates_summary(manifest.server_ca)}}},
                {"beacons", json::array()}};
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   meta["host"] = host;
+  meta["run_by"] = run_by();
   meta["git_commit"] = git_commit();
   if (!prep.survey.is_null()) meta["tls_survey"] = prep.survey;
 
@@ -593,7 +625,16 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   for (std::size_t si = 0; si < prep.scenarios.size() && !stopped(); ++si) {
     const Scenario& sc = prep.scenarios[si];
     meta["scenarios"].push_back(
-        {{"id", sc.id}, {"file", sc.file.string()}, {"sha256", sha256_file_hex(sc.file)}});
+        {{"id", sc.id},
+         {"file", sc.file.string()},
+         {"sha256", sha256_file_hex(sc.file)},
+         {"description", sc.description},
+         {"policy",
+          {{"client_certificate", "required"},
+           {"revocation", sc.revocation},
+           {"control_credential", sc.control_credential}}},
+         // declares deliberate misconfigurations it must catch
+         {"self_test", sc.expected_findings.has_value() && !sc.expected_findings->empty()}});
     // Start the simulated beacons; external ones are used as they are.
     std::vector<std::unique_ptr<BeaconProcess>> processes;
     std::map<std::string, std::string> urls;
@@ -616,11 +657,24 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       }
       doors[b.name] = doors_of(b, urls[b.name], by_name.count(b.name) ? by_name[b.name] : nullptr);
       name_of_url[urls[b.name]] = b.name;
+      json certificate =
+          nullptr;  // what the agents are shown: ours from the PKI, else the survey's
+      if (b.simulated) {
+        const std::string identity = manifest.beacons.contains(b.name) ? b.name : "beacon-a";
+        certificate = certificate_summary(manifest.beacons.at(identity).cert);
+      } else if (prep.survey.is_array()) {
+        for (const auto& t : prep.survey)
+          if (t.value("beacon", "") == b.name && !t.value("certificate_sha256", "").empty())
+            certificate = {{"sha256_fingerprint", t["certificate_sha256"]},
+                           {"subject", t.value("certificate_subject", "")},
+                           {"issuer", t.value("certificate_issuer", "")}};
+      }
       meta["beacons"].push_back(
           {{"scenario", sc.id},
            {"name", b.name},
            {"kind", b.simulated ? "simulated" : "external"},
            {"url", urls[b.name]},
+           {"certificate", certificate},
            {"settings", b.simulated ? json(YAML::Dump(*b.simulated)) : json(nullptr)}});
     }
 

@@ -237,7 +237,10 @@ void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resol
                          {"certificate_names", t.certificate_names},
                          {"client_certificate_requested", t.client_certificate_requested},
                          {"client_auth", t.client_auth},
-                         {"acceptable_client_cas", t.acceptable_client_cas}});
+                         {"acceptable_client_cas", t.acceptable_client_cas},
+                         {"certificate_sha256", t.certificate_sha256},
+                         {"certificate_subject", t.certificate_subject},
+                         {"certificate_issuer", t.certificate_issuer}});
 }
 
 }  // namespace

@@ -248,3 +248,124 @@ def test_results_csv_has_one_row_per_check(default_run, failing_run):
 def test_dash_v_is_the_version(harness):
     v, version = harness("-V"), harness("--version")
     assert v.returncode == 0 and v.stdout == version.stdout and v.stdout.startswith(b"mtls-harness ")
+
+
+def _with_probe(html_file, tmp_path, script):
+    """A copy of report.html with `script` run after the page's own load handlers; the script
+    writes its answer as JSON into <body data-probe>, read back from Chromium's DOM dump."""
+    copy = tmp_path / "probe.html"
+    copy.write_text(html_file.read_text().replace(
+        "</body>", "<script>window.addEventListener('load',function(){document.body.setAttribute("
+        "'data-probe',JSON.stringify((function(){" + script + "})()));});</script></body>"))
+    return copy
+
+
+def _probe_answer(dom):
+    import re
+    import html as htmllib
+    m = re.search(r'data-probe="([^"]*)"', dom.stdout.decode())
+    assert m, "the probe script did not run: " + dom.stderr.decode()[-800:]
+    return json.loads(htmllib.unescape(m.group(1)))
+
+
+def test_html_prints_as_an_auditors_document(default_run, tmp_path):
+    """Chromium's print to PDF: the default suite fits in 40 A4 pages, page 1 is the cover (not
+    blank: verdict, scope, fingerprints), and only FAIL/INCONCLUSIVE/WARN evidence is printed."""
+    pdf = tmp_path / "report.pdf"
+    p = chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", (default_run / "report.html").as_uri(),
+                 profile=tmp_path / "p")
+    assert p.returncode == 0 and pdf.exists(), p.stderr.decode()[-1000:]
+    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True, check=True).stdout
+    pages = int(next(l for l in info.splitlines() if l.startswith("Pages:")).split()[1])
+    assert 1 < pages <= 40, info
+    assert "(A4)" in info, info
+    # Page 1 as a grey image (PGM): a real page has ink on it.
+    subprocess.run(["pdftoppm", "-gray", "-r", "40", "-f", "1", "-l", "1", pdf, tmp_path / "page"], check=True)
+    pgm = next(tmp_path.glob("page*.pgm")).read_bytes()
+    magic, width, height = pgm.split(maxsplit=3)[:3]  # "P5 <width> <height> 255\n<pixels>"
+    assert magic == b"P5"
+    pixels = pgm[-int(width) * int(height):]
+    dark = sum(1 for b in pixels if b < 128)
+    assert dark > len(pixels) // 100, f"page 1 looks blank ({dark} dark pixels of {len(pixels)})"
+    page1 = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", pdf, "-"], capture_output=True,
+                           text=True, check=True).stdout
+    d = doc(default_run)
+    assert "mTLS conformance report" in page1 and "exit code" in page1
+    assert "SHA-256" in page1 and "caught by self-tests" in page1
+    text = subprocess.run(["pdftotext", pdf, "-"], capture_output=True, text=True, check=True).stdout
+    printed = [r for r in d["results"] if r["verdict"] in ("FAIL", "INCONCLUSIVE")]
+    assert printed, "the default suite has declared FAILs whose evidence must print"
+    assert text.count("beacon's own record") >= len(printed)
+    passing = next(r for r in d["results"] if r["verdict"] == "PASS" and r["expected"] == "REJECTED")
+    assert passing["check_id"] + ": PASS" not in text.replace("\n", "")
+
+
+@pytest.mark.parametrize("which", ["default_run", "failing_run"])
+def test_every_link_in_the_html_lands(request, tmp_path, which):
+    """In Chromium: every in-page link has its target; every finding links to each of its checks;
+    following a link to a collapsed evidence block opens it."""
+    run = request.getfixturevalue(which)
+    d = doc(run)
+    target = next(i for i, r in enumerate(d["results"]) if r["verdict"] == "PASS")
+    probe = _with_probe(run / "report.html", tmp_path, """
+      var links=[].slice.call(document.querySelectorAll('a[href]'));
+      var broken=links.filter(function(a){var h=a.getAttribute('href');
+        return h.charAt(0)!=='#'||h.length<2||!document.getElementById(h.slice(1));})
+        .map(function(a){return a.getAttribute('href');});
+      var finding=[].slice.call(document.querySelectorAll('.finding')).map(function(f){
+        return [].slice.call(f.querySelectorAll('a')).map(function(a){return a.textContent;});});
+      var t=document.getElementById(location.hash.slice(1));
+      return {links:links.length,broken:broken,finding_links:finding,opened:!!(t&&t.open)};""")
+    dom = chromium("--dump-dom", probe.as_uri() + f"#r{target}", profile=tmp_path / "p")
+    got = _probe_answer(dom)
+    assert got["links"] >= len(d["results"]), got["links"]  # one per matrix cell at least
+    assert got["broken"] == []
+    assert got["opened"], "a link to a collapsed evidence block must open it"
+    linked = {tuple(x) for x in got["finding_links"] if x}
+    for f in d["findings"]:
+        if f["check_ids"]:
+            assert tuple(f["check_ids"]) in linked, f["title"]
+
+
+def test_html_fits_a_phone(default_run, tmp_path):
+    """390 px wide (an iframe of that width: headless Chromium's window is at least 500 px): no
+    horizontal page overflow (hashes wrap; matrices scroll in their box) and the matrices' row
+    labels stay in view (sticky)."""
+    import html as htmllib
+    page = tmp_path / "phone.html"
+    page.write_text(
+        '<!DOCTYPE html><html><body style="margin:0"><iframe id="f" style="width:390px;height:844px;'
+        'border:0" srcdoc="' + htmllib.escape((default_run / "report.html").read_text(), quote=True) +
+        '"></iframe><script>document.getElementById("f").addEventListener("load",function(){'
+        'var d=this.contentDocument,w=this.contentWindow;'
+        'var th=d.querySelector("table.heatmap tr th:first-child");'
+        'document.body.setAttribute("data-probe",JSON.stringify({page:d.documentElement.scrollWidth,'
+        'view:w.innerWidth,sticky:w.getComputedStyle(th).position}));});</script></body></html>')
+    dom = chromium("--dump-dom", "--virtual-time-budget=5000", page.as_uri(), profile=tmp_path / "p")
+    got = _probe_answer(dom)
+    assert got["view"] == 390, got
+    assert got["page"] <= got["view"], got
+    assert got["sticky"] == "sticky"
+
+
+def test_html_says_what_it_shows(default_run, failing_run):
+    """A legend for every outcome, SKIPPED cells with their reason, scenario descriptions, the
+    self-test tile only where there are self-tests, and each beacon's certificate fingerprint."""
+    html = (default_run / "report.html").read_text()
+    for outcome in ("ACCEPTED", "REJECTED_HANDSHAKE", "REJECTED_AFTER_HANDSHAKE", "REJECTED_HTTP",
+                    "CLIENT_CREDENTIAL_ERROR", "SERVER_UNTRUSTED", "UNREACHABLE", "PROTOCOL_ERROR"):
+        assert f"<dt><code>{outcome}</code></dt>" in html, outcome
+    d = doc(default_run)
+    skipped = [r for r in d["results"] if r["verdict"] == "SKIPPED"]
+    assert skipped
+    for r in skipped:
+        assert "SKIPPED: " + r["reason"].replace("'", "&#39;") in html
+    for sc in d["metadata"]["scenarios"]:
+        if sc["description"]:
+            assert sc["description"].replace("'", "&#39;") in html or sc["description"][:30] in html
+    assert 'id="count-FAIL_declared_by_self_tests"' in html and 'id="self-tests"' in html
+    for b in d["metadata"]["beacons"]:
+        fp = b["certificate"]["sha256_fingerprint"].upper()
+        assert ":".join(fp[i:i + 2] for i in range(0, len(fp), 2)) in html
+    leaky = (failing_run / "report.html").read_text()
+    assert "count-FAIL_declared_by_self_tests" not in leaky and "FAIL (dashed)" not in leaky
