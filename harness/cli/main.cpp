@@ -390,7 +390,8 @@ int conclude(const std::string& what, const mtls::engine::RunResult& result, con
   }
   std::cout << "mtls-harness " << what << ": " << mtls::report::one_line(result.summary)
             << "; reports in " << out.string()
-            << " (report.html, report.md, junit.xml, report.json, results.jsonl, results.csv)\n";
+            << " (report.html, report.md, junit.xml, report.sarif, report.json, results.jsonl, "
+               "results.csv)\n";
   if (!result.complete) {
     std::cerr << "mtls-harness " << what << ": INCOMPLETE: interrupted after "
               << result.summary.total << " of " << result.planned
@@ -477,8 +478,8 @@ int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::pa
     doc["benchmarks"].push_back(entry);
   }
   mtls::report::write_all(out, doc);
-  std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md, report.html and "
-               "results.csv to "
+  std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md, report.html, "
+               "report.sarif and results.csv to "
             << out.string() << "\n";
   return 0;
 }

@@ -674,6 +674,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
            {"name", b.name},
            {"kind", b.simulated ? "simulated" : "external"},
            {"url", urls[b.name]},
+           {"line", b.line > 0 ? json(b.line) : json(nullptr)},
            {"certificate", certificate},
            {"settings", b.simulated ? json(YAML::Dump(*b.simulated)) : json(nullptr)}});
     }
@@ -767,9 +768,15 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
         std::this_thread::sleep_until(next_start);  // a probe's rate limit
         next_start = std::chrono::steady_clock::now() + o.pace;
         const Check& ch = plan[i];
-        finish(i, ch.client == Client::kBotan
-                      ? agent::run_botan_client(*ch.op, ch.beacons.front().url, ch.options)
-                      : agent::run_side_door(*ch.op, ch.beacons.front().url, ch.options));
+        const auto began = std::chrono::steady_clock::now();
+        ResultRecord got = ch.client == Client::kBotan
+                               ? agent::run_botan_client(*ch.op, ch.beacons.front().url, ch.options)
+                               : agent::run_side_door(*ch.op, ch.beacons.front().url, ch.options);
+        if (got.evidence.elapsed_ms <= 0)  // the whole exchange: JUnit's time, the report's
+          got.evidence.elapsed_ms =
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
+                  .count();
+        finish(i, std::move(got));
       }
     }
 

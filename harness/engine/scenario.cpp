@@ -81,6 +81,7 @@ static Scenario load_scenario_fields(const fs::path& file,
                "tls_names", "address"});
     BeaconSpec spec;
     spec.name = y.str(b, "name", f + ".name", "", true);
+    spec.line = b.Mark().line + 1;
     if (b["simulated"] && b["url"])
       y.fail(b, f, "a beacon is either simulated or an external url, not both");
     if (b["simulated"]) {

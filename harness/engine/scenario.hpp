@@ -26,6 +26,7 @@ struct BeaconSpec {
   // `no-sni` door). `probe` finds both by itself from the beacon's certificate.
   std::vector<std::string> tls_names;
   std::optional<std::string> address;
+  int line = 0;  // where the scenario file declares it (1-based; 0 for a probe's target)
 };
 
 // A TLS name no one configures: what a port's default virtual host answers.

@@ -59,6 +59,13 @@ std::string evidence_line(const json& r) {
   return os.str();
 }
 
+// Seconds as JUnit readers parse them: a plain decimal, never an exponent.
+std::string secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", s < 0 ? 0.0 : s);
+  return buf;
+}
+
 // One testcase element (with its failure, when `failure` is not empty).
 void testcase(std::ostream& os, const std::string& classname, const std::string& name,
               const std::string& failure, const std::string& detail) {
@@ -211,7 +218,7 @@ std::string render_junit(const json& doc) {
     f += !bad.empty();
     os << "  <testsuite name=\"" << xml_escape(scenario) << "\" tests=\"" << list.size() + 1
        << "\" failures=\"" << f << "\" errors=\"" << e << "\" skipped=\"" << s << "\" time=\""
-       << seconds << "\" timestamp=\"" << stamp << "\" hostname=\"" << host << "\">\n";
+       << secs(seconds) << "\" timestamp=\"" << stamp << "\" hostname=\"" << host << "\">\n";
     std::string titles;
     for (const json* b : bad) titles += str(*b, "severity") + ": " + str(*b, "title") + "\n";
     testcase(os, scenario, "findings",
@@ -220,7 +227,7 @@ std::string render_junit(const json& doc) {
     for (const json* r : list) {
       const double t = r->value("evidence", json::object()).value("elapsed_ms", 0.0) / 1000.0;
       os << "    <testcase classname=\"" << xml_escape(scenario + "/" + str(*r, "beacon"))
-         << "\" name=\"" << xml_escape(str(*r, "check_id")) << "\" time=\"" << t << "\">\n";
+         << "\" name=\"" << xml_escape(str(*r, "check_id")) << "\" time=\"" << secs(t) << "\">\n";
       const std::string v = str(*r, "verdict");
       if (counts_as_failure(*r))
         os << "      <failure type=\"" << xml_escape(str(*r, "severity", "FAIL")) << "\" message=\""

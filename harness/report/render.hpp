@@ -12,6 +12,8 @@ namespace mtls::report {
 std::string render_junit(const nlohmann::json& doc);
 std::string render_markdown(const nlohmann::json& doc);
 std::string render_html(const nlohmann::json& doc);
+// SARIF 2.1.0: one rule per kind of finding, one result per finding (sarif.cpp).
+std::string render_sarif(const nlohmann::json& doc);
 // One row per check for spreadsheets (RFC 4180: comma-separated, quoted where needed).
 std::string render_csv(const nlohmann::json& doc);
 

@@ -170,6 +170,7 @@ void write_all(const fs::path& dir, const nlohmann::json& doc) {
   write_file_atomic(dir / "report.md", render_markdown(doc));
   write_file_atomic(dir / "report.html", render_html(doc));
   write_file_atomic(dir / "results.csv", render_csv(doc));
+  write_file_atomic(dir / "report.sarif", render_sarif(doc));
 }
 
 nlohmann::json load_document(const fs::path& file, const FindingsOf& findings_of) {

@@ -93,6 +93,62 @@ def test_junit_has_one_testcase_per_check(default_run, failing_run):
     assert failures and all(c.find("failure").get("type") == "EXPOSURE" for c in failures)
 
 
+@pytest.mark.parametrize("which", ["default_run", "failing_run", "missing_self_test_run"])
+def test_junit_validates_against_the_xunit_schema(request, which):
+    """xmllint against tests/e2e/schemas/junit.xsd (the Jenkins xUnit plugin's JUnit rules), and
+    every executed check has a time, hand-driven clients included."""
+    run = request.getfixturevalue(which)
+    p = subprocess.run(["xmllint", "--noout", "--schema", HOME / "tests/e2e/schemas/junit.xsd",
+                        run / "junit.xml"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    by_id = {r["check_id"]: r for r in doc(run)["results"]}
+    for c in ET.parse(run / "junit.xml").getroot().iter("testcase"):
+        r = by_id.get(c.get("name"))
+        if r and r["verdict"] != "SKIPPED":
+            assert float(c.get("time")) > 0, (c.get("name"), r["evidence"]["client"])
+
+
+def test_the_schema_check_catches_what_xunit_rejects(tmp_path):
+    """The schema is not a rubber stamp: the attribute the plugin rejects, and a missing name."""
+    for bad in ('<testsuites skipped="1"><testsuite name="s" tests="0"/></testsuites>',
+                '<testsuites><testsuite name="s" tests="1"><testcase time="1"/></testsuite></testsuites>'):
+        f = tmp_path / "bad.xml"
+        f.write_text(bad)
+        p = subprocess.run(["xmllint", "--noout", "--schema", HOME / "tests/e2e/schemas/junit.xsd", f],
+                           capture_output=True)
+        assert p.returncode != 0, bad
+
+
+SARIF_SCHEMA = json.loads((HOME / "tests/e2e/schemas/sarif-2.1.0-subset.schema.json").read_text())
+
+
+@pytest.mark.parametrize("which", ["default_run", "failing_run", "missing_self_test_run"])
+def test_sarif_has_one_result_per_finding(request, which):
+    """report.sarif: valid SARIF 2.1.0 (the subset this project writes, with the standard's
+    constraints), one result per finding with a rule, level by severity, the scenario file and
+    the line that declares the beacon; findings a self-test declares are suppressed."""
+    run = request.getfixturevalue(which)
+    sarif = json.loads((run / "report.sarif").read_text())
+    jsonschema.validate(sarif, SARIF_SCHEMA, format_checker=jsonschema.FormatChecker())
+    d = doc(run)
+    (r,) = sarif["runs"]
+    rules = [x["id"] for x in r["tool"]["driver"]["rules"]]
+    assert len(rules) == len(set(rules))
+    assert len(r["results"]) == len(d["findings"])
+    files = {sc["id"]: sc["file"] for sc in d["metadata"]["scenarios"]}
+    for res, f in zip(r["results"], d["findings"]):
+        assert rules[res["ruleIndex"]] == res["ruleId"]
+        assert res["level"] == ("warning" if f["severity"] == "WARN" else "error")
+        assert f["title"] in res["message"]["text"]
+        assert ("suppressions" in res) == f["expected"]
+        loc = res["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"].endswith(files[f["scenario"]].lstrip("/"))
+        line = loc["region"]["startLine"]
+        text = pathlib.Path(files[f["scenario"]]).read_text().splitlines()
+        assert f"name: {f['beacon']}" in text[line - 1], (line, text[line - 1])
+    assert r["invocations"][0]["exitCode"] == d["summary"]["exit_code"]
+
+
 def test_markdown_summary_puts_exposures_first(failing_run):
     md = (failing_run / "report.md").read_text()
     d = doc(failing_run)
