@@ -31,6 +31,7 @@
 #include "pki/manifest.hpp"
 #include "pki/pki.hpp"
 #include "report/render.hpp"
+#include "report/sign.hpp"
 
 namespace fs = std::filesystem;
 
@@ -484,12 +485,39 @@ int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::pa
   return 0;
 }
 
-int cmd_report_verify(const fs::path& file) {
+int cmd_report_verify(const fs::path& file, const std::optional<fs::path>& pub) {
   std::string detail;
-  const int rc = mtls::report::verify(file, &detail);
+  int rc = mtls::report::verify(file, &detail);
   std::cout << file.string() << ": " << (rc == 0 ? "intact" : "CHANGED since it was written")
-            << " (" << detail << ")\n";
+            << " (SHA-256 checksum: " << detail << ")\n";
+  if (pub) {
+    std::string why;
+    const int signed_rc =
+        mtls::report::verify_signature(mtls::report::load_document(file), *pub, &why);
+    std::cout << file.string() << ": "
+              << (signed_rc == 0 ? "signed by the holder of " + pub->string()
+                                 : "NOT signed by the holder of " + pub->string())
+              << " (" << why << ")\n";
+    rc = std::max(rc, signed_rc);
+  }
   return rc;
+}
+
+int cmd_report_sign(const fs::path& file, const fs::path& key) {
+  if (file.extension() != ".json")
+    throw mtls::InputError(file.string() + ": sign a report.json (it carries the digest)");
+  auto doc = mtls::report::load_document(file);
+  std::string detail;
+  if (mtls::report::verify(file, &detail) != 0)
+    throw mtls::InputError(file.string() + ": changed since it was written (" + detail +
+                           "); it cannot be signed");
+  doc["signature"] = mtls::report::sign(doc, key);
+  mtls::report::write_all(file.parent_path().empty() ? fs::path(".") : file.parent_path(), doc);
+  std::cout << file.string() << ": signed (" << doc["signature"]["algorithm"].get<std::string>()
+            << ", public key SHA-256 " << doc["signature"]["public_key_sha256"].get<std::string>()
+            << "); report.html shows it; check with 'mtls-harness report verify --pub PUB "
+            << file.string() << "'\n";
+  return 0;
 }
 
 int cmd_report_diff(const fs::path& old_file, const fs::path& new_file) {
@@ -882,9 +910,21 @@ int main(int argc, char** argv) {
   report->add_option("--bench", report_benches, "bench.json files to chart in report.html");
   auto* report_verify = report->add_subcommand(
       "verify",
-      "Check a report.json's integrity digest (exit 0 intact, 1 changed, 2 not a report)");
+      "Check a report.json's SHA-256 checksum, and with --pub its signature (exit 0 intact "
+      "and signed, 1 changed or not signed by that key, 2 not a report)");
   fs::path verify_file;
+  std::optional<fs::path> verify_pub;
   report_verify->add_option("report", verify_file, "report.json")->required();
+  report_verify->add_option("--pub", verify_pub,
+                            "The signer's public key (PEM, or a certificate holding it)");
+  auto* report_sign = report->add_subcommand(
+      "sign",
+      "Sign a report.json's SHA-256 checksum with an Ed25519 or ECDSA key (PKCS#8 PEM, "
+      "unencrypted): the signature goes into report.json and the cover of report.html");
+  fs::path sign_file, sign_key;
+  report_sign->add_option("report", sign_file, "report.json")->required();
+  report_sign->add_option("--key", sign_key, "The signer's private key file (never printed)")
+      ->required();
   auto* report_diff = report->add_subcommand(
       "diff", "List regressions: checks that passed in OLD and fail in NEW (exit 1 on any)");
   fs::path diff_old, diff_new;
@@ -930,7 +970,8 @@ int main(int argc, char** argv) {
       mtls::agent::CurlGlobal curl;
       return cmd_bench(bench_args);
     }
-    if (*report_verify) return cmd_report_verify(verify_file);
+    if (*report_verify) return cmd_report_verify(verify_file, verify_pub);
+    if (*report_sign) return cmd_report_sign(sign_file, sign_key);
     if (*report_diff) return cmd_report_diff(diff_old, diff_new);
     if (*report) {
       if (report_in.empty())

@@ -425,3 +425,57 @@ def test_html_says_what_it_shows(default_run, failing_run):
         assert ":".join(fp[i:i + 2] for i in range(0, len(fp), 2)) in html
     leaky = (failing_run / "report.html").read_text()
     assert "count-FAIL_declared_by_self_tests" not in leaky and "FAIL (dashed)" not in leaky
+
+
+def test_a_signed_report_says_who_made_it(harness, default_run, tmp_path):
+    """report sign (Ed25519 and ECDSA keys made by OpenSSL) puts a signature into report.json and
+    on report.html's cover; report verify --pub accepts it with that key only, refuses a changed
+    report or signature, and OpenSSL verifies the same signature on its own. No key in any output."""
+    import base64
+    run = tmp_path / "run"
+    shutil.copytree(default_run, run, ignore=shutil.ignore_patterns("work"))
+    keys = {}
+    for name, algo in (("ed", ["-algorithm", "ed25519"]),
+                       ("ec", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+                       ("rsa", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])):
+        subprocess.run(["openssl", "genpkey", *algo, "-out", tmp_path / f"{name}.key"], check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", tmp_path / f"{name}.key", "-pubout", "-out",
+                        tmp_path / f"{name}.pub"], check=True)
+        keys[name] = (tmp_path / f"{name}.key", tmp_path / f"{name}.pub")
+    report = run / "report.json"
+    p = harness("report", "sign", report, "--key", keys["rsa"][0])
+    assert p.returncode == 2 and b"RSA" in p.stderr and b"Ed25519 or ECDSA" in p.stderr
+    for name, openssl_check in (("ed", ["pkeyutl", "-verify", "-pubin", "-inkey", keys["ed"][1], "-rawin",
+                                        "-in", tmp_path / "msg", "-sigfile", tmp_path / "sig"]),
+                                ("ec", ["dgst", "-sha256", "-verify", keys["ec"][1], "-signature",
+                                        tmp_path / "sig", tmp_path / "msg"])):
+        p = harness("report", "sign", report, "--key", keys[name][0])
+        assert p.returncode == 0, p.stderr.decode()
+        secret = keys[name][0].read_text().splitlines()[1]
+        signed = json.loads(report.read_text())
+        for out in (p.stdout + p.stderr, report.read_bytes(), (run / "report.html").read_bytes()):
+            assert secret.encode() not in out
+        s = signed["signature"]
+        assert s["signed_digest"] == signed["integrity"]["sha256"]
+        assert s["public_key_sha256"] in (run / "report.html").read_text()
+        assert harness("report", "verify", "--pub", keys[name][1], report).returncode == 0
+        other = keys["ec" if name == "ed" else "ed"][1]
+        p = harness("report", "verify", "--pub", other, report)
+        assert p.returncode == 1 and b"NOT signed" in p.stdout
+        (tmp_path / "msg").write_text(s["signed_digest"])
+        (tmp_path / "sig").write_bytes(base64.b64decode(s["signature_base64"]))
+        o = subprocess.run(["openssl", *openssl_check], capture_output=True)
+        assert o.returncode == 0, o.stdout + o.stderr
+    # A changed result: the checksum no longer matches; a changed signature: refused.
+    changed = json.loads(report.read_text())
+    changed["results"][0]["verdict"] = "FAIL" if changed["results"][0]["verdict"] == "PASS" else "PASS"
+    (tmp_path / "changed.json").write_text(json.dumps(changed))
+    assert harness("report", "verify", "--pub", keys["ec"][1], tmp_path / "changed.json").returncode == 1
+    forged = json.loads(report.read_text())
+    sig = bytearray(base64.b64decode(forged["signature"]["signature_base64"]))
+    sig[-3] ^= 1
+    forged["signature"]["signature_base64"] = base64.b64encode(bytes(sig)).decode()
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    p = harness("report", "verify", "--pub", keys["ec"][1], tmp_path / "forged.json")
+    assert p.returncode == 1 and b"does not verify" in p.stdout
