@@ -18,6 +18,7 @@
 #include "agent/fleet.hpp"
 #include "beacon/beacon.hpp"
 #include "beacon/config.hpp"
+#include "core/console.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/interrupt.hpp"
@@ -317,7 +318,10 @@ int cmd_agent(AgentArgs a) {
                                               .options = d}));
     }
     const auto started = std::chrono::steady_clock::now();
-    drive(devices, a.max_in_flight);
+    mtls::ProgressBar bar(&std::cerr, ::isatty(STDERR_FILENO) == 1, devices.size(), "devices");
+    std::size_t finished = 0;
+    drive(devices, a.max_in_flight, [&](std::size_t) { bar.update(++finished); });
+    bar.finish();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::map<std::string, int> outcomes;
@@ -375,50 +379,106 @@ int cmd_agent(AgentArgs a) {
   return ok ? 0 : 1;
 }
 
-// Prints a run's findings and one-line summary; its exit code (3 when interrupted).
-int conclude(const std::string& what, const mtls::engine::RunResult& result, const fs::path& out) {
-  for (const auto& f : result.findings)
-    if (!f.value("expected", false))
-      std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>() << " ["
-                << f["operations"].size()
-                << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
+// How run and probe talk to the console: --quiet, --color, --format.
+struct ConsoleArgs {
+  bool quiet = false;
+  std::string color = "auto", format = "text";
+};
+
+void add_console_options(CLI::App* cmd, ConsoleArgs& c) {
+  cmd->add_flag("-q,--quiet", c.quiet, "Print the summary and the findings only (no progress)");
+  cmd->add_option("--color", c.color,
+                  "never, auto (default: on a terminal, unless NO_COLOR is set) or always")
+      ->check(CLI::IsMember({"never", "auto", "always"}));
+  cmd->add_option("--format", c.format,
+                  "text (default) or json: the summary as one JSON object on stdout")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+void apply_console(const ConsoleArgs& c, mtls::engine::RunOptions& o) {
+  o.progress = c.quiet || c.format == "json" ? nullptr : &std::cerr;
+  o.progress_is_terminal = ::isatty(STDERR_FILENO) == 1;
+  o.color = mtls::color_wanted(c.color, STDERR_FILENO);
+}
+
+// Prints a run's findings and summary (or, with --format json, one JSON object on stdout);
+// returns its exit code (3 when interrupted).
+int conclude(const std::string& what, const mtls::engine::RunResult& result, const fs::path& out,
+             const ConsoleArgs& console) {
+  const int code = result.complete ? mtls::report::exit_code(result.summary) : 3;
+  std::vector<mtls::report::InconclusiveCause> causes;
   try {  // why checks are INCONCLUSIVE, grouped, with the fix: one line each
-    const auto doc = nlohmann::json::parse(mtls::read_file(result.report_file));
-    for (const auto& c : mtls::report::inconclusive_causes(doc))
-      std::cerr << "INCONCLUSIVE: " << c.count << " check(s): " << c.cause << "\n    fix: " << c.fix
-                << "\n";
+    causes = mtls::report::inconclusive_causes(
+        nlohmann::json::parse(mtls::read_file(result.report_file)));
   } catch (const std::exception&) {
   }
-  std::cout << "mtls-harness " << what << ": " << mtls::report::one_line(result.summary)
-            << "; reports in " << out.string()
-            << " (report.html, report.md, junit.xml, report.sarif, report.json, results.jsonl, "
-               "results.csv)\n";
-  if (!result.complete) {
-    std::cerr << "mtls-harness " << what << ": INCOMPLETE: interrupted after "
-              << result.summary.total << " of " << result.planned
-              << " checks; the report is marked incomplete (exit 3)\n";
-    return 3;
+  const std::vector<std::string> files = {"report.html",  "report.md",   "junit.xml",
+                                          "report.sarif", "report.json", "results.jsonl",
+                                          "results.csv"};
+  if (console.format == "json") {
+    nlohmann::json findings = nlohmann::json::array(), why = nlohmann::json::array();
+    for (const auto& f : result.findings)
+      if (!f.value("expected", false)) findings.push_back(f);
+    for (const auto& c : causes)
+      why.push_back({{"checks", c.count}, {"cause", c.cause}, {"fix", c.fix}});
+    nlohmann::json summary = mtls::report::to_json(result.summary);
+    summary["exit_code"] = code;
+    std::cout << nlohmann::json{{"command", what},
+                                {"verdict", code == 0   ? "PASS"
+                                            : code == 1 ? "FAIL"
+                                                        : "INCONCLUSIVE"},
+                                {"exit_code", code},
+                                {"complete", result.complete},
+                                {"summary", summary},
+                                {"findings", findings},
+                                {"inconclusive_causes", why},
+                                {"reports", {{"folder", out.string()}, {"files", files}}}}
+                     .dump()
+              << "\n";
+    return code;
   }
-  return mtls::report::exit_code(result.summary);
+  const bool color = mtls::color_wanted(console.color, STDERR_FILENO);
+  for (const auto& f : result.findings)
+    if (!f.value("expected", false))
+      std::cerr << mtls::paint(f["severity"].get<std::string>(), color) << ": "
+                << f["title"].get<std::string>() << " [" << f["operations"].size()
+                << " operation(s)]\n    fix: " << f["remediation"].get<std::string>() << "\n";
+  for (const auto& c : causes)
+    std::cerr << mtls::paint("INCONCLUSIVE", color) << ": " << c.count << " check(s): " << c.cause
+              << "\n    fix: " << c.fix << "\n";
+  std::string list;
+  for (const auto& f : files) list += (list.empty() ? "" : ", ") + f;
+  const bool out_color = mtls::color_wanted(console.color, STDOUT_FILENO);
+  std::cout << "mtls-harness " << what << ": "
+            << mtls::paint(code == 0   ? "PASS"
+                           : code == 1 ? "FAIL"
+                                       : "INCONCLUSIVE",
+                           out_color)
+            << ": " << mtls::report::one_line(result.summary) << "; reports in " << out.string()
+            << " (" << list << ")\n";
+  if (!result.complete)
+    std::cerr << "mtls-harness " << what << ": " << mtls::paint("INCOMPLETE", color)
+              << ": interrupted after " << result.summary.total << " of " << result.planned
+              << " checks; the report is marked incomplete (exit 3)\n";
+  return code;
 }
 
 int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsigned jobs,
-            bool list, const std::optional<fs::path>& pki) {
+            bool list, const std::optional<fs::path>& pki, const ConsoleArgs& console) {
   mtls::engine::RunOptions o;
   o.pki = pki;
   for (const auto& s : scenarios) o.scenarios.emplace_back(s);
   o.out = out;
   o.jobs = jobs;
   o.harness_executable = mtls::self_executable();
-  o.progress = &std::cerr;
-  o.progress_is_terminal = ::isatty(STDERR_FILENO) == 1;
+  apply_console(console, o);
   if (list) {
     for (const auto& c : mtls::engine::plan(o)) std::cout << c.dump() << "\n";
     return 0;
   }
   const mtls::InterruptWatch interrupt("mtls-harness run");
   o.stop = &interrupt.stop();
-  return conclude("run", mtls::engine::run(o), out);
+  return conclude("run", mtls::engine::run(o), out, console);
 }
 
 struct ProbeArgs {
@@ -428,6 +488,7 @@ struct ProbeArgs {
   fs::path p12_password_file, out = "reports/probe";
   mtls::engine::ProbeOptions options;
   std::vector<std::string> paths;
+  ConsoleArgs console;
 };
 
 int cmd_probe(ProbeArgs a) {
@@ -446,15 +507,14 @@ int cmd_probe(ProbeArgs a) {
   o.out = a.out;
   o.jobs = 4;
   o.harness_executable = mtls::self_executable();
-  o.progress = &std::cerr;
-  o.progress_is_terminal = ::isatty(STDERR_FILENO) == 1;
+  apply_console(a.console, o);
   if (p.dry_run) {
     mtls::engine::probe(o, p, std::cout);
     return 0;
   }
   const mtls::InterruptWatch interrupt("mtls-harness probe");
   o.stop = &interrupt.stop();
-  return conclude("probe", mtls::engine::probe(o, p, std::cout), a.out);
+  return conclude("probe", mtls::engine::probe(o, p, std::cout), a.out, a.console);
 }
 
 int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::path>& benches) {
@@ -638,7 +698,15 @@ int cmd_bench(const BenchArgs& a) {
       }
     }
   }
+  const long long total_ms = o.duration.count();
+  mtls::ProgressBar bar(&std::cerr, ::isatty(STDERR_FILENO) == 1,
+                        static_cast<std::size_t>((total_ms + 999) / 1000), "s");
+  o.on_slice = [&](long long elapsed_ms, std::uint64_t handshakes) {
+    bar.update(static_cast<std::size_t>(std::min(elapsed_ms, total_ms) / 1000),
+               std::to_string(handshakes) + " handshakes");
+  };
   const auto result = mtls::load::run_load(o);
+  bar.finish();
   mtls::write_file_atomic(a.out / "bench.json", result.dump(2) + "\n");
   for (const auto& t : result["targets"]) {
     std::printf(
@@ -814,6 +882,8 @@ int main(int argc, char** argv) {
                   "configured with its server certificate and client CA");
   run->add_flag("--list", list_only,
                 "Print the checks the scenarios expand to (JSON Lines); run nothing");
+  ConsoleArgs run_console;
+  add_console_options(run, run_console);
 
   // probe
   auto* probe = app.add_subcommand(
@@ -824,6 +894,7 @@ int main(int argc, char** argv) {
       "reach (plain HTTP, SNI/Host mismatch, cross-listener resumption, renegotiation, TLS\n"
       "1.0/1.1). Safe by default: GETs of a few paths only; rate-limited. Same reports as 'run'.");
   ProbeArgs pargs;
+  add_console_options(probe, pargs.console);
   probe->add_option("--target", pargs.targets,
                     "Beacon base URL (https://host[:port]); repeat for a failover list");
   probe->add_option("--targets", pargs.targets_file,
@@ -980,7 +1051,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       mtls::agent::CurlGlobal curl;
-      return cmd_run(scenarios, out, jobs, list_only, run_pki);
+      return cmd_run(scenarios, out, jobs, list_only, run_pki, run_console);
     }
     if (*probe) {
       mtls::agent::CurlGlobal curl;

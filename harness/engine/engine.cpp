@@ -24,6 +24,7 @@
 #include "agent/side_door.hpp"
 #include "agent/url.hpp"
 #include "beacon/content.hpp"
+#include "core/console.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/process.hpp"
@@ -160,36 +161,39 @@ struct Check {
   std::optional<std::string> skip;
 };
 
-// Progress: a one-line bar on a terminal, one line per check otherwise.
+// Progress: a one-line bar on a terminal; elsewhere (CI logs) one timestamped line per check.
 class Progress {
  public:
-  Progress(std::ostream* out, bool tty, std::size_t total) : out_(out), tty_(tty), total_(total) {}
+  Progress(std::ostream* out, bool tty, bool color, std::size_t total)
+      : out_(out), tty_(tty), color_(color), total_(total), bar_(out, tty, total, "checks") {}
   // `declared`: a FAIL the scenario (a self-test) declares: the line says so when it is printed.
   void add(const ResultRecord& r, bool declared) {
     ++done_;
-    ++counts_[std::string(to_string(r.verdict.value_or(Verdict::kInconclusive)))];
+    const std::string verdict(to_string(r.verdict.value_or(Verdict::kInconclusive)));
+    ++counts_[verdict];
     if (!out_) return;
     if (!tty_) {
-      *out_ << "[" << done_ << "/" << total_ << "] " << r.check_id << "  "
+      *out_ << format_utc_ms(std::chrono::system_clock::now()) << " [" << done_ << "/" << total_
+            << "] " << r.check_id << "  "
             << (r.verdict == Verdict::kSkipped ? "SKIPPED" : std::string(to_string(r.outcome)))
-            << "  " << to_string(*r.verdict)
+            << "  " << paint(verdict, color_)
             << (declared ? " (declared by the self-test: caught as expected)" : "") << "\n"
             << std::flush;
       return;
     }
-    const int width = 30, filled = total_ ? static_cast<int>(width * done_ / total_) : width;
-    *out_ << "\r[" << std::string(filled, '#') << std::string(width - filled, '-') << "] " << done_
-          << "/" << total_ << " checks  " << counts_["PASS"] << " PASS  " << counts_["FAIL"]
-          << " FAIL  " << counts_["INCONCLUSIVE"] << " INCONCLUSIVE  " << counts_["SKIPPED"]
-          << " SKIPPED" << std::flush;
-    if (done_ == total_) *out_ << "\n";
+    bar_.update(done_, paint(std::to_string(counts_["PASS"]) + " PASS", false) + "  " +
+                           std::to_string(counts_["FAIL"]) + " " + paint("FAIL", color_) + "  " +
+                           std::to_string(counts_["INCONCLUSIVE"]) + " " +
+                           paint("INCONCLUSIVE", color_) + "  " +
+                           std::to_string(counts_["SKIPPED"]) + " SKIPPED");
   }
 
  private:
   std::ostream* out_;
-  bool tty_;
+  bool tty_, color_;
   std::size_t total_, done_ = 0;
   std::map<std::string, std::size_t> counts_;
+  ProgressBar bar_;
 };
 
 // The certificates of a PEM file as the report's cover shows them: SHA-256 fingerprint (of the
@@ -617,7 +621,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   std::vector<Finding> findings, recorded;
   std::size_t total = 0;
   for (const auto& plan : plans) total += plan.size();
-  Progress progress(o.progress, o.progress_is_terminal, total);
+  Progress progress(o.progress, o.progress_is_terminal, o.color, total);
   auto stopped = [&] { return o.stop != nullptr && o.stop->load(); };
   auto next_start = std::chrono::steady_clock::now();  // pacing (a probe's rate) across phases
   const agent::Operation& select = prep.catalogue.get("select-beacon");

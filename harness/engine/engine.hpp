@@ -24,7 +24,8 @@ struct RunOptions {
   std::filesystem::path harness_executable;  // the mtls-harness binary (starts beacons)
   std::ostream* progress = nullptr;          // progress bar (terminal) or one line per check
   bool progress_is_terminal = false;
-  unsigned jobs = 2;  // checks in flight at once
+  bool color = false;  // verdict words in colour on the progress lines
+  unsigned jobs = 2;   // checks in flight at once
   // A test PKI written by `pki init` to use instead of a fresh one: external beacons (a reference
   // nginx, a staging beacon) configured with its server certificate and client CA.
   std::optional<std::filesystem::path> pki;

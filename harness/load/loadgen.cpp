@@ -134,6 +134,10 @@ nlohmann::json run_load(const LoadOptions& o) {
       st.server_cpu_us += *server1 - *server0;
     else
       st.server_cpu_known = false;
+    if (o.on_slice)
+      o.on_slice(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run_start).count(),
+          total);
     slices.push_back({{"target", o.targets[ti].name},
                       {"t_s", std::chrono::duration<double>(slice_start - run_start).count()},
                       {"seconds", seconds},

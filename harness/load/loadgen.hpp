@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -37,6 +38,9 @@ struct LoadOptions {
   bool resume = false;                        // share a TLS session cache: resumed handshakes
   std::string client = "openssl";             // "openssl" (direct, one SSL_CTX) or "curl"
   std::optional<pid_t> server_pid;            // whose CPU to count per handshake
+  // Called after every slice: the run's elapsed milliseconds and handshakes so far (a progress
+  // bar; never inside the measured loop).
+  std::function<void(long long elapsed_ms, std::uint64_t handshakes)> on_slice;
 };
 
 // Runs the load; returns the JSON result (per target, plus the run's settings).

@@ -4,6 +4,7 @@ upload folder, a failover list with one leaky beacon. Safe by default (GET only;
 sends one marked test file), rate-limited, --dry-run sends nothing, bad input is a one-line
 error, a beacon that is down is INCONCLUSIVE (exit 3), Ctrl-C leaves a partial report."""
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -129,7 +130,7 @@ def test_ctrl_c_during_a_probe_leaves_a_partial_report(start_beacon, pki, manife
            "/ManageSoftDL/Policies/default.npl", "--rate", "2", "--out", str(out)]
     run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert run.stderr.readline().startswith(b"[1/")
+        assert re.match(rb"\d{4}-\d\d-\d\dT[0-9:.]+Z \[1/", run.stderr.readline())
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=30)
         assert run.returncode == 3, err
