@@ -4,11 +4,17 @@ so -k, --junitxml and -n (pytest-xdist; prefer --dist loadfile) work. It drives 
 binary and holds no check logic: `mtls-harness run --list FILE` names the items, one
 `mtls-harness run FILE` per scenario (per worker) produces the verdicts the items report.
 
+Outcomes map as in the harness's own junit.xml: PASS (and a FAIL a self-test declares) passes,
+FAIL fails, INCONCLUSIVE is an error (the check could not be carried out), SKIPPED is skipped.
+Each scenario's reports are kept (--mtls-reports DIR, default a new temporary folder) and their
+folder is printed at the end; the run's test PKI (private keys) is removed once the run is read.
+
 The binary: $MTLS_HARNESS_BIN, else build/release, build/ci or build under the project root.
 """
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 
@@ -22,6 +28,8 @@ def pytest_addoption(parser):
     group.addoption("--mtls-scenarios", action="append", default=[], metavar="DIR",
                     help="collect mtls-harness scenario files (*.yaml) under DIR")
     group.addoption("--mtls-jobs", default=None, help="checks in flight per scenario run (run --jobs)")
+    group.addoption("--mtls-reports", default=None, metavar="DIR",
+                    help="keep each scenario's reports in DIR/<scenario> (default: a new temporary folder)")
 
 
 def pytest_configure(config):
@@ -35,13 +43,47 @@ def pytest_configure(config):
             config.args.extend(dirs)
 
 
+class MissingBinary(Exception):
+    pass
+
+
 def _binary():
-    candidates = [os.environ.get("MTLS_HARNESS_BIN")] + [
+    """The binary, or MissingBinary saying what to do."""
+    given = os.environ.get("MTLS_HARNESS_BIN")
+    candidates = [given] if given else [
         str(ROOT / b / "harness" / "mtls-harness") for b in ("build/release", "build/ci", "build")]
     for c in candidates:
         if c and os.access(c, os.X_OK):
             return c
-    raise pytest.UsageError("mtls-harness binary not found: build it with ci/conformance, or set MTLS_HARNESS_BIN")
+    raise MissingBinary("mtls-harness binary not found" +
+                        (f" (MTLS_HARNESS_BIN={given} is not executable)" if given else "") +
+                        ": build it with ci/conformance, or set MTLS_HARNESS_BIN to its path")
+
+
+def _reports_root(config):
+    root = getattr(config, "_mtls_reports_root", None)
+    if root is None:
+        given = config.getoption("--mtls-reports")
+        root = pathlib.Path(given).resolve() if given else pathlib.Path(tempfile.mkdtemp(prefix="mtls-pytest-"))
+        config._mtls_reports_root = root
+    return root
+
+
+def pytest_runtest_logreport(report):
+    """Remembers where the reports of the scenarios that ran are (from workers too)."""
+    for name, value in getattr(report, "user_properties", []):
+        if name == "mtls_reports":
+            _REPORT_DIRS.add(value)
+
+
+_REPORT_DIRS = set()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORT_DIRS:
+        terminalreporter.section("mtls-harness reports")
+        for d in sorted(_REPORT_DIRS):
+            terminalreporter.write_line(f"{d}/report.html (and report.md, junit.xml, report.sarif, report.json)")
 
 
 def _is_scenario(path, config):
@@ -56,9 +98,20 @@ def _is_scenario(path, config):
 
 
 def pytest_collect_file(file_path, parent):
-    if _is_scenario(pathlib.Path(file_path).resolve(), parent.config):
-        return ScenarioFile.from_parent(parent, path=file_path)
-    return None
+    if not _is_scenario(pathlib.Path(file_path).resolve(), parent.config):
+        return None
+    try:
+        _binary()
+    except MissingBinary as e:  # said once, after collection, not as an error per file
+        parent.config._mtls_missing = str(e)
+        return None
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    missing = getattr(config, "_mtls_missing", None)
+    if missing:
+        raise pytest.UsageError(missing)
 
 
 class ScenarioFile(pytest.File):
@@ -75,12 +128,15 @@ class ScenarioFile(pytest.File):
         """Runs the scenario (once per process) and returns (records by check_id, report)."""
         cached = getattr(self, "_mtls_run", None)
         if cached is None:
-            out = pathlib.Path(tempfile.mkdtemp(prefix="mtls-pytest-"))
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            out = _reports_root(self.config) / (self.path.stem + (f"-{worker}" if worker else ""))
             cmd = [_binary(), "run", str(self.path), "--out", str(out)]
             jobs = self.config.getoption("--mtls-jobs")
             if jobs:
                 cmd += ["--jobs", str(jobs)]
             p = subprocess.run(cmd, capture_output=True, timeout=1800)
+            shutil.rmtree(out / "work" / "pki", ignore_errors=True)  # private keys: not kept
+            self.reports = str(out)
             if p.returncode not in (0, 1, 3):
                 cached = RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.decode().strip()}")
             else:
@@ -96,13 +152,21 @@ class CheckFailed(Exception):
     pass
 
 
+class CheckInconclusive(Exception):
+    """Raised in setup: pytest reports an error, as the harness's junit.xml does."""
+
+
 class _ScenarioItem(pytest.Item):
     """An item of a scenario file: failures print the harness's words, not a Python traceback."""
 
     def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, CheckFailed):
+        if isinstance(excinfo.value, (CheckFailed, CheckInconclusive)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+    def setup(self):
+        self.parent.run_once()
+        self.user_properties.append(("mtls_reports", self.parent.reports))
 
     def reportinfo(self):
         return self.path, None, f"{self.parent.name}::{self.name}"
@@ -113,6 +177,13 @@ class CheckItem(_ScenarioItem):
         super().__init__(**kwargs)
         self.check = check
         self.add_marker(pytest.mark.mtls_check)
+
+    def setup(self):
+        super().setup()
+        records, _ = self.parent.run_once()
+        r = records.get(self.name)
+        if r is not None and r["verdict"] == "INCONCLUSIVE":
+            raise CheckInconclusive(f"INCONCLUSIVE ({r['outcome']}): {r['reason']}")
 
     def runtest(self):
         records, _ = self.parent.run_once()

@@ -319,7 +319,7 @@ std::string render_markdown(const json& doc) {
   os << "\nmtls-harness " << str(m, "version", "?") << " (commit "
      << str(m, "git_commit", "unknown") << "), " << str(m, "started", "?") << " to "
      << str(m, "finished", "?") << " on " << str(m, "host", "?")
-     << ". Integrity (SHA-256 of results, findings, summary): `"
+     << ". SHA-256 checksum of results, findings and summary: `"
      << str(doc.value("integrity", json::object()), "sha256", "none")
      << "`; check it with `mtls-harness report verify report.json`.\n";
   return os.str();

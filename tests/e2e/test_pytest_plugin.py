@@ -50,3 +50,49 @@ def test_a_failing_check_fails_pytest_with_its_id(tmp_path):
     assert p.returncode == 1
     failed = [tc.get("name") for tc in ET.parse(junit).getroot().iter("testcase") if tc.find("failure") is not None]
     assert failed == ["beacon-a/download-policy/none/https"]
+
+
+def test_reports_are_kept_and_named_and_keys_removed(tmp_path):
+    scenario = HOME / "scenarios" / "default" / "selftest-optional-mode.yaml"
+    keep = tmp_path / "kept"
+    p = pytest_run(scenario, f"--mtls-reports={keep}", "-rA")
+    assert p.returncode == 0, p.stdout.decode()[-2000:]
+    out = keep / scenario.stem
+    assert (out / "report.html").exists() and (out / "report.sarif").exists()
+    assert f"{out}/report.html" in p.stdout.decode()  # printed in the terminal summary
+    assert not (out / "work" / "pki").exists()
+    assert not [f for f in out.rglob("*") if f.is_file() and b"PRIVATE KEY" in f.read_bytes()]
+
+
+def test_a_missing_binary_is_said_once_with_the_fix(tmp_path):
+    env = {"MTLS_HARNESS_BIN": str(tmp_path / "nowhere"), "PATH": "/usr/bin:/bin"}
+    p = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        HOME / "scenarios" / "default"], cwd=tmp_path, env=env, capture_output=True,
+                       timeout=120)
+    text = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode == 4, text[-2000:]
+    assert text.count("mtls-harness binary not found") == 1 and "MTLS_HARNESS_BIN" in text
+
+
+def test_inconclusive_is_an_error_in_both_junit_outputs(tmp_path):
+    """A beacon nobody listens on: the harness's junit.xml says <error>; so does pytest's."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tmp_path / "gone"
+    d.mkdir()
+    (d / "gone.yaml").write_text(
+        f"name: gone\nbeacons:\n  - {{name: beacon-a, url: 'https://127.0.0.1:{port}'}}\n"
+        "policy: {client_certificate: required}\ncredentials: [valid, none]\n"
+        "operations: [download-policy]\nentry_paths: [https]\n")
+    junit, keep = tmp_path / "junit.xml", tmp_path / "kept"
+    p = pytest_run(f"--mtls-scenarios={d}", f"--junitxml={junit}", f"--mtls-reports={keep}")
+    assert p.returncode == 1, p.stdout.decode()[-2000:]
+    ours = {tc.get("name"): tc for tc in ET.parse(keep / "gone" / "junit.xml").getroot().iter("testcase")}
+    theirs = {tc.get("name"): tc for tc in ET.parse(junit).getroot().iter("testcase")}
+    checks = [n for n in ours if n != "findings"]
+    assert checks
+    for name in checks:
+        assert (ours[name].find("error") is not None) == (theirs[name].find("error") is not None), name
+        assert ours[name].find("error") is not None and theirs[name].find("failure") is None, name
