@@ -39,6 +39,19 @@ def test_probe_finds_the_plain_http_binding_and_respects_its_rate(harness, start
     assert (out / "probe-scenario.yaml").exists() and "report.html" in p.stdout.decode()
     # the finding names the class of bypass in every human report
     assert "CWE-319" in (out / "report.md").read_text() and "CWE-319" in (out / "report.html").read_text()
+    # SARIF locates a probe's finding at the target it probed; the cover shows the certificate the
+    # beacon presented (its SHA-256 fingerprint, as openssl prints it)
+    sarif = json.loads((out / "report.sarif").read_text())
+    (res,) = sarif["runs"][0]["results"]
+    assert res["ruleId"] == "mtls/door/plain-http" and res["level"] == "error"
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == beacon.url
+    der = subprocess.run(["openssl", "x509", "-outform", "DER", "-in",
+                          pki / manifest["beacons"]["beacon-a"]["cert"]], capture_output=True, check=True).stdout
+    import hashlib
+    fp = hashlib.sha256(der).hexdigest()
+    (b,) = report["metadata"]["beacons"]
+    assert b["certificate"]["sha256_fingerprint"] == fp
+    assert ":".join(fp[i:i + 2] for i in range(0, 64, 2)).upper() in (out / "report.html").read_text()
     # GET only: no upload reached the beacon
     assert {r["method"] for r in beacon.records("request")} <= {"GET"}
     # at most 10 connections per second: in any one-second window the beacon saw at most 10 (+1 for
