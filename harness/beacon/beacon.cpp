@@ -151,8 +151,15 @@ struct Shared {
         content(c.content_dir),
         log(c.log_file) {
     if (c.store_dir) uploads.emplace(*c.store_dir, c.upload_extensions, c.upload_max_bytes);
-    trust_plain = client_trust_store(m.client_ca, std::nullopt);
-    trust_crl = client_trust_store(m.client_ca, m.client_crls);
+    if (c.client_ca) {  // the user's own trust instead of the test PKI's client CA
+      trust_plain = client_trust_store(*c.client_ca, std::nullopt);
+      trust_crl = client_trust_store(*c.client_ca, std::nullopt);
+      for (const auto& file : c.client_crls)
+        for (const auto& crl : pki::load_crls(file)) trust_crl->add_crl(crl);
+    } else {
+      trust_plain = client_trust_store(m.client_ca, std::nullopt);
+      trust_crl = client_trust_store(m.client_ca, m.client_crls);
+    }
     validator_plain = std::make_unique<ClientChainValidator>(*trust_plain);
     validator_crl = std::make_unique<ClientChainValidator>(*trust_crl);
     for (const auto& lc : c.listeners) {

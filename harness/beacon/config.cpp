@@ -44,6 +44,10 @@ fs::path path_field(const YamlFields& y, const YAML::Node& parent, const std::st
 
 ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const std::string& f) {
   if (!node.IsMap()) y.fail(node, f, "must be a mapping");
+  y.only_keys(node, f,
+              {"name", "listen", "tls", "client_auth", "reject", "revocation", "min_tls", "folders",
+               "virtual_hosts", "session_cache", "trust_resumed_sessions",
+               "renegotiation_fail_open", "check_host"});
   ListenerConfig l;
   l.name = y.str(node, "name", f + ".name", "", true);
   l.listen = y.str(node, "listen", f + ".listen", l.listen);
@@ -63,6 +67,7 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
     if (!folders.IsSequence()) y.fail(folders, f + ".folders", "must be a list");
     for (std::size_t i = 0; i < folders.size(); ++i) {
       const std::string ff = f + ".folders[" + std::to_string(i) + "]";
+      y.only_keys(folders[i], ff, {"prefix", "client_auth"});
       FolderAuth fa{y.str(folders[i], "prefix", ff + ".prefix", "", true),
                     client_auth_field(y, folders[i], ff + ".client_auth", ClientAuth::kRequire)};
       if (!fa.prefix.starts_with("/")) y.fail(folders[i], ff + ".prefix", "must start with '/'");
@@ -73,6 +78,7 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
     if (!vhosts.IsSequence()) y.fail(vhosts, f + ".virtual_hosts", "must be a list");
     for (std::size_t i = 0; i < vhosts.size(); ++i) {
       const std::string vf = f + ".virtual_hosts[" + std::to_string(i) + "]";
+      y.only_keys(vhosts[i], vf, {"name", "client_auth"});
       l.virtual_hosts.push_back(
           {y.str(vhosts[i], "name", vf + ".name", "", true),
            client_auth_field(y, vhosts[i], vf + ".client_auth", l.client_auth)});
@@ -108,18 +114,32 @@ static BeaconConfig load_beacon_config_fields(const fs::path& file) {
   const YAML::Node root = load_yaml_file(file);
   if (!root.IsMap()) throw InputError(file.string() + ": a beacon config must be a YAML mapping");
   const fs::path base = file.parent_path();
+  y.only_keys(root, "",
+              {"name", "identity", "pki", "content", "store", "uploads", "threads", "timeouts",
+               "max_connections", "latency_ms", "failure", "listeners", "client_trust"});
   BeaconConfig c;
   c.name = y.str(root, "name", "name", c.name);
   c.identity = y.str(root, "identity", "identity", "");
   if (root["pki"]) c.pki_dir = path_field(y, root, "pki", base);
   if (root["content"]) c.content_dir = path_field(y, root, "content", base);
+  if (const YAML::Node t = y.map(root, "client_trust", "client_trust")) {
+    y.only_keys(t, "client_trust", {"ca", "crls"});
+    if (!t["ca"]) y.fail(t, "client_trust.ca", "is required (the CA or pinned certificates)");
+    const fs::path ca = y.str(t, "ca", "client_trust.ca");
+    c.client_ca = ca.is_absolute() ? ca : base / ca;
+    if (t["crls"])
+      for (const auto& crl : y.list(t, "crls", "client_trust.crls"))
+        c.client_crls.push_back(fs::path(crl).is_absolute() ? fs::path(crl) : base / crl);
+  }
   if (root["store"]) c.store_dir = path_field(y, root, "store", base);
   if (const YAML::Node up = y.map(root, "uploads", "uploads")) {
+    y.only_keys(up, "uploads", {"extensions", "max_bytes"});
     if (up["extensions"]) c.upload_extensions = y.list(up, "extensions", "uploads.extensions");
     c.upload_max_bytes = y.unsigned_int(up, "max_bytes", "uploads.max_bytes", c.upload_max_bytes);
   }
   c.threads = static_cast<unsigned>(y.unsigned_int(root, "threads", "threads", c.threads));
   if (const YAML::Node t = y.map(root, "timeouts", "timeouts")) {
+    y.only_keys(t, "timeouts", {"handshake_ms", "idle_ms"});
     c.handshake_timeout = std::chrono::milliseconds(
         y.unsigned_int(t, "handshake_ms", "timeouts.handshake_ms", c.handshake_timeout.count()));
     c.idle_timeout = std::chrono::milliseconds(
@@ -128,6 +148,7 @@ static BeaconConfig load_beacon_config_fields(const fs::path& file) {
   c.max_connections = y.unsigned_int(root, "max_connections", "max_connections", c.max_connections);
   c.latency = std::chrono::milliseconds(y.unsigned_int(root, "latency_ms", "latency_ms", 0));
   if (const YAML::Node fl = y.map(root, "failure", "failure")) {
+    y.only_keys(fl, "failure", {"rate", "mode"});
     c.failure_rate = y.number(fl, "rate", "failure.rate", 0.0);
     if (c.failure_rate < 0.0 || c.failure_rate > 1.0)
       y.fail(fl["rate"], "failure.rate", "must be between 0 and 1");

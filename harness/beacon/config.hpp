@@ -64,7 +64,11 @@ struct BeaconConfig {
   // The PKI manifest's beacon whose certificate it serves; empty: the one named `name`.
   std::string identity;
   const std::string& pki_identity() const { return identity.empty() ? name : identity; }
-  std::filesystem::path pki_dir;                   // folder written by `pki init`
+  std::filesystem::path pki_dir;  // folder written by `pki init`
+  // The user's own trust for client authentication, instead of the PKI's client CA: CA
+  // certificates or pinned leaves (PEM bundle or DER), and CRLs for listeners with `crl`.
+  std::optional<std::filesystem::path> client_ca;
+  std::vector<std::filesystem::path> client_crls;
   std::filesystem::path content_dir;               // holds ManageSoftDL/
   std::optional<std::filesystem::path> store_dir;  // uploads land here; none: uploads answer 503
   std::vector<std::string> upload_extensions = {".ndi", ".ndi.gz", ".disco",

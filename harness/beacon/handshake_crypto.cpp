@@ -158,6 +158,27 @@ bool ClientChainValidator::quick_accepts(const std::vector<Botan::X509_Certifica
   return Botan::Path_Validation_Result(status, std::move(path)).successful_validation();
 }
 
+std::optional<std::string> ClientChainValidator::pinned_verdict(
+    const Botan::X509_Certificate& leaf, const Botan::Path_Validation_Restrictions& restrictions,
+    Botan::Usage_Type usage, std::chrono::system_clock::time_point when) const {
+  const Anchor* a = anchor_for(leaf);
+  if (a == nullptr || leaf.is_CA_cert()) return std::nullopt;
+  const Botan::X509_Time now(when);
+  if (a->self_signature != Certificate_Status_Code::OK &&
+      a->self_signature != Certificate_Status_Code::VERIFIED)
+    return "pinned certificate: its self-signature does not verify";
+  if (now < leaf.not_before()) return "pinned certificate: not yet valid";
+  if (now > leaf.not_after()) return "pinned certificate: expired";
+  if (!leaf.allowed_usage(usage)) return "pinned certificate: not for this usage (EKU/key usage)";
+  if (a->strength < restrictions.minimum_key_strength()) return "pinned certificate: key too weak";
+  if (restrictions.require_revocation_information()) {
+    const auto crl = store_.find_crl_for(leaf);
+    if (!crl) return "pinned certificate: no CRL from its issuer (revocation required)";
+    if (crl->is_revoked(leaf)) return "pinned certificate: revoked";
+  }
+  return std::string();
+}
+
 void ClientChainValidator::verify(
     const std::vector<Botan::X509_Certificate>& chain,
     const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp, Botan::Usage_Type usage,
@@ -166,6 +187,11 @@ void ClientChainValidator::verify(
   const Botan::Path_Validation_Restrictions restrictions(policy.require_cert_revocation_info(),
                                                          policy.minimum_signature_strength());
   const auto now = std::chrono::system_clock::now();
+  if (const auto pinned = pinned_verdict(chain.front(), restrictions, usage, now)) {
+    if (pinned->empty()) return;  // trusted directly
+    throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE,
+                                    "Certificate validation failure: " + *pinned);
+  }
   bool quick = false;
   if (usage == Botan::Usage_Type::TLS_CLIENT_AUTH && ocsp.empty()) {
     try {

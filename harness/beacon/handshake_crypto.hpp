@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -63,6 +64,14 @@ class ClientChainValidator {
                      Botan::Usage_Type usage, std::chrono::system_clock::time_point when) const;
 
   std::size_t anchors() const { return anchors_.size(); }
+
+  // A pinned leaf: a self-signed end-entity certificate (not a CA) that is itself in the trust
+  // store, trusted directly as OpenSSL does. Empty when `leaf` is not pinned (Botan decides);
+  // otherwise "" to accept, or the reason to refuse (validity, usage, key strength, revocation).
+  std::optional<std::string> pinned_verdict(const Botan::X509_Certificate& leaf,
+                                            const Botan::Path_Validation_Restrictions& restrictions,
+                                            Botan::Usage_Type usage,
+                                            std::chrono::system_clock::time_point when) const;
 
  private:
   struct Anchor {

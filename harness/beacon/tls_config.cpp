@@ -38,7 +38,7 @@ ServerIdentity::ServerIdentity(const std::filesystem::path& chain_file,
 std::unique_ptr<Botan::Certificate_Store_In_Memory> client_trust_store(
     const std::filesystem::path& roots, const std::optional<std::filesystem::path>& crls) {
   auto store = std::make_unique<Botan::Certificate_Store_In_Memory>();
-  for (const auto& ca : pki::load_certificates(roots)) store->add_certificate(ca);
+  for (const auto& ca : pki::load_trust_certificates(roots)) store->add_certificate(ca);
   if (crls)
     for (const auto& crl : pki::load_crls(*crls)) store->add_crl(crl);
   return store;

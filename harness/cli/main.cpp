@@ -62,7 +62,7 @@ std::optional<std::string> read_secret(const std::string& env_flag, const std::s
 
 struct PkiInitArgs {
   fs::path out;
-  std::string key_type = "ecdsa-p256";
+  std::string key_type = "ecdsa-p256", trust_model = "ca";
   bool force = false;
   std::optional<std::uint64_t> seed;
   std::string now;
@@ -75,13 +75,18 @@ int cmd_pki_init(const PkiInitArgs& a) {
   auto kt = mtls::pki::key_type_from_string(a.key_type);
   if (!kt) throw mtls::InputError("--key-type " + a.key_type + ": expected ecdsa-p256 or rsa-2048");
   mtls::pki::InitOptions o{.out = a.out, .key_type = *kt, .force = a.force, .seed = a.seed};
+  const auto model = mtls::pki::trust_model_from_string(a.trust_model);
+  if (!model)
+    throw mtls::InputError("--trust-model " + a.trust_model +
+                           ": expected ca or pinned-self-signed");
+  o.trust_model = *model;
   if (!a.now.empty()) o.now = mtls::parse_utc(a.now, "--now");
   o.p12_password =
       read_secret("--p12-password-env", a.password_env, "--p12-password-file", a.password_file);
   mtls::pki::init(o);
   std::cout
-      << "mtls-harness pki init: wrote a " << a.key_type << " test PKI to " << a.out.string()
-      << " (manifest.json lists every file"
+      << "mtls-harness pki init: wrote a " << a.key_type << " test PKI (trust model "
+      << a.trust_model << ") to " << a.out.string() << " (manifest.json lists every file"
       << (o.p12_password
               ? ""
               : "; the generated PKCS#12 password file is credentials.valid-p12.password_file")
@@ -125,7 +130,8 @@ struct BeaconArgs {
   fs::path config_file;
   std::string listen = "127.0.0.1:0", client_auth = "require", reject = "alert:handshake_failure",
               revocation = "off", min_tls = "1.2", plain_http;
-  std::optional<fs::path> pki, content, store;
+  std::optional<fs::path> pki, content, store, client_ca;
+  std::vector<fs::path> crls;
   std::optional<unsigned> threads;
 };
 
@@ -180,6 +186,12 @@ mtls::beacon::BeaconConfig beacon_config(BeaconArgs a, const CLI::App& cmd) {
     cfg.content_dir = mtls::fixtures_dir() / "content";
   }
   if (a.pki) cfg.pki_dir = *a.pki;
+  if (a.client_ca) {
+    cfg.client_ca = *a.client_ca;
+    cfg.client_crls = a.crls;
+  } else if (!a.crls.empty()) {
+    throw mtls::InputError("--crl needs --client-ca (the CRLs of your own client CA)");
+  }
   if (a.content) cfg.content_dir = *a.content;
   if (a.store) cfg.store_dir = *a.store;
   if (a.threads) cfg.threads = *a.threads;
@@ -755,6 +767,11 @@ int main(int argc, char** argv) {
       ->required();
   pki_init->add_option("--key-type", init_args.key_type, "ecdsa-p256 (default) or rsa-2048");
   pki_init->add_flag("--force", init_args.force, "Write into a non-empty folder");
+  pki_init->add_option(
+      "--trust-model", init_args.trust_model,
+      "ca (default: a client CA issues the distributed certificate) or pinned-self-signed (the\n"
+      "vendor's model: one self-signed clientAuth certificate, PEM and PKCS#12, that the beacons\n"
+      "trust directly; negatives: same subject, same serial, another key, expired copies...)");
   pki_init->add_option("--seed", init_args.seed,
                        "Deterministic output: the same seed and --now give the same bytes");
   pki_init->add_option("--now", init_args.now,
@@ -814,6 +831,11 @@ int main(int argc, char** argv) {
   beacon->add_option(
       "--plain-http", bargs.plain_http,
       "Also serve the same folders over plain HTTP at host:port (a misconfiguration)");
+  beacon->add_option("--client-ca", bargs.client_ca,
+                     "Trust exactly these for client authentication instead of the PKI's client "
+                     "CA: your CA bundle or pinned certificate (PEM, or one DER certificate)");
+  beacon->add_option("--crl", bargs.crls,
+                     "Your CRL (PEM or DER), for --revocation crl; repeatable; needs --client-ca");
   beacon->add_option("--content", bargs.content, "Content folder holding ManageSoftDL/");
   beacon->add_option("--store", bargs.store, "Upload store folder (default: uploads answer 503)");
   beacon->add_option(

@@ -111,4 +111,17 @@ YAML::Node YamlFields::map(const YAML::Node& parent, const std::string& key,
   return v;
 }
 
+void YamlFields::only_keys(const YAML::Node& map, const std::string& where,
+                           const std::set<std::string>& allowed) const {
+  if (!map.IsMap()) return;
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    if (!allowed.contains(key)) {
+      std::string names;
+      for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+      fail(kv.first, where.empty() ? key : where + "." + key, "unknown key (known: " + names + ")");
+    }
+  }
+}
+
 }  // namespace mtls

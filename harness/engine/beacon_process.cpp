@@ -18,8 +18,8 @@ std::string tail_of(const fs::path& file, std::size_t max_bytes) {
 
 // Beacon-level keys of a simulated beacon's settings; every other key is a listener setting.
 namespace {
-const std::set<std::string> kBeaconLevelKeys = {"latency_ms", "failure", "max_connections",
-                                                "timeouts",   "uploads", "threads"};
+const std::set<std::string> kBeaconLevelKeys = {
+    "latency_ms", "failure", "max_connections", "timeouts", "uploads", "threads", "client_trust"};
 
 }  // namespace
 

@@ -23,6 +23,7 @@
 #include "agent/fleet.hpp"
 #include "agent/side_door.hpp"
 #include "agent/url.hpp"
+#include "beacon/config.hpp"
 #include "beacon/content.hpp"
 #include "core/console.hpp"
 #include "core/files.hpp"
@@ -224,10 +225,37 @@ std::string run_by() {
 
 }  // namespace
 
+// A simulated beacon's settings, checked now as the beacon will read them (a typo is an error that
+// names the scenario, not a beacon that silently ignores it).
+void check_simulated_settings(const Scenario& sc) {
+  for (const auto& b : sc.beacons) {
+    if (!b.simulated) continue;
+    char tmpl[] = "/tmp/mtls-settings-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    if (fd < 0) throw HarnessError("mkstemp failed");
+    ::close(fd);
+    const fs::path tmp = tmpl;
+    try {
+      write_file_atomic(tmp, beacon_config_yaml(*b.simulated, b.name, b.name, "/", "/"));
+      beacon::load_beacon_config(tmp);
+      fs::remove(tmp);
+    } catch (const InputError& e) {
+      fs::remove(tmp);
+      const std::string what = e.what();
+      const auto at = what.find("field '");
+      throw InputError(
+          sc.file.string() + ":" + std::to_string(b.line) + ": beacons '" + b.name +
+          "' simulated settings: " + (at == std::string::npos ? what : what.substr(at)));
+    }
+  }
+}
+
 Prepared prepare(const RunOptions& o) {
   Prepared p{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, {}};
-  for (const auto& f : find_scenarios(o.scenarios))
+  for (const auto& f : find_scenarios(o.scenarios)) {
     p.scenarios.push_back(load_scenario(f, p.catalogue.ids()));
+    check_simulated_settings(p.scenarios.back());
+  }
   const beacon::ContentStore content(fixtures_dir() / "content");
   for (const auto& id : p.catalogue.ids())
     for (const auto& r : p.catalogue.get(id).requests)
@@ -446,6 +474,36 @@ pki::Manifest with_extras(pki::Manifest m, const Prepared& prep) {
   return m;
 }
 
+// The test PKI of each trust model the scenarios use: `--pki` (which must be of that model), or a
+// fresh one in `work` (work/pki for "ca", work/pki-<model> otherwise).
+struct RunPki {
+  fs::path dir;
+  pki::Manifest manifest;
+};
+
+std::map<std::string, RunPki> pkis_for(const RunOptions& o, const Prepared& prep,
+                                       const fs::path& work) {
+  std::map<std::string, RunPki> out;
+  for (const auto& sc : prep.scenarios) {
+    if (out.contains(sc.trust_model)) continue;
+    fs::path dir = work / (sc.trust_model == "ca" ? "pki" : "pki-" + sc.trust_model);
+    if (o.pki) {
+      dir = fs::absolute(*o.pki);
+    } else {
+      pki::InitOptions init{.out = dir, .key_type = pki::KeyType::kEcdsaP256, .force = true};
+      init.trust_model = *pki::trust_model_from_string(sc.trust_model);
+      pki::init(init);
+    }
+    pki::Manifest m = with_extras(pki::load_manifest(dir), prep);
+    if (m.trust_model != sc.trust_model)
+      throw InputError(sc.file.string() + ": policy.trust_model is " + sc.trust_model +
+                       ", but --pki " + dir.string() + " is a " + m.trust_model +
+                       " PKI (make one with 'pki init --trust-model " + sc.trust_model + "')");
+    out.emplace(sc.trust_model, RunPki{dir, std::move(m)});
+  }
+  return out;
+}
+
 // Where each side door of a beacon is (entry paths): derived from a simulated beacon's listeners
 // and settings, or given by the scenario for an external one.
 struct Doors {
@@ -534,10 +592,9 @@ json plan_prepared(const RunOptions& o, const Prepared& p) {
   const fs::path tmp = tmpl;
   json out = json::array();
   try {
-    if (!o.pki) pki::init({.out = tmp / "pki", .key_type = pki::KeyType::kEcdsaP256});
-    const pki::Manifest m = with_extras(pki::load_manifest(o.pki ? *o.pki : tmp / "pki"), p);
+    const auto pkis = pkis_for(o, p, tmp);
     for (const auto& sc : p.scenarios)
-      for (auto& ch : expand(sc, m, p)) {
+      for (auto& ch : expand(sc, pkis.at(sc.trust_model).manifest, p)) {
         // External beacons' doors are known without starting anything: say what will be skipped.
         for (const auto& b : sc.beacons)
           if (!ch.boundary && b.url && b.name == ch.beacon_names.front())
@@ -575,17 +632,14 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
   if (ec) throw InputError(work.string() + ": cannot create (" + ec.message() + ")");
-  fs::path pki_dir = work / "pki";
-  if (o.pki)
-    pki_dir = fs::absolute(*o.pki);
-  else
-    pki::init({.out = pki_dir, .key_type = pki::KeyType::kEcdsaP256, .force = true});
-  const pki::Manifest manifest = with_extras(pki::load_manifest(pki_dir), prep);
   // Expand every scenario once. The manifest is needed to check credential names: on bad
   // input, undo what this run wrote.
+  std::map<std::string, RunPki> pkis;
   std::vector<std::vector<Check>> plans;
   try {
-    for (const auto& sc : prep.scenarios) plans.push_back(expand(sc, manifest, prep));
+    pkis = pkis_for(o, prep, work);
+    for (const auto& sc : prep.scenarios)
+      plans.push_back(expand(sc, pkis.at(sc.trust_model).manifest, prep));
   } catch (const InputError&) {
     if (!out_existed)
       fs::remove_all(o.out, ec);
@@ -594,6 +648,9 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
     throw;
   }
 
+  // The cover's PKI: the CA model's when a scenario uses it (each scenario names its own model).
+  const pki::Manifest& manifest =
+      (pkis.contains("ca") ? pkis.at("ca") : pkis.begin()->second).manifest;
   json meta = {{"tool", "mtls-harness"},
                {"version", harness_version()},
                {"started", utc_now()},
@@ -601,6 +658,7 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
                {"scenarios", json::array()},
                {"pki",
                 {{"key_type", manifest.key_type},
+                 {"trust_model", manifest.trust_model},
                  {"client_ca_sha256", sha256_file_hex(manifest.client_ca)},
                  {"server_ca_sha256", sha256_file_hex(manifest.server_ca)},
                  {"client_ca_certificates", certificates_summary(manifest.client_ca)},
@@ -636,9 +694,13 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
          {"policy",
           {{"client_certificate", "required"},
            {"revocation", sc.revocation},
+           {"trust_model", sc.trust_model},
            {"control_credential", sc.control_credential}}},
          // declares deliberate misconfigurations it must catch
          {"self_test", sc.expected_findings.has_value() && !sc.expected_findings->empty()}});
+    const RunPki& pk = pkis.at(sc.trust_model);
+    meta["scenarios"].back()["client_trust_certificates"] =
+        certificates_summary(pk.manifest.client_ca);
     // Start the simulated beacons; external ones are used as they are.
     std::vector<std::unique_ptr<BeaconProcess>> processes;
     std::map<std::string, std::string> urls;
@@ -648,11 +710,11 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
     std::map<std::string, Doors> doors;
     for (const auto& b : sc.beacons) {
       if (b.simulated) {
-        const std::string identity = manifest.beacons.contains(b.name) ? b.name : "beacon-a";
+        const std::string identity = pk.manifest.beacons.contains(b.name) ? b.name : "beacon-a";
         const fs::path dir = work / sc.name / b.name;
         processes.push_back(std::make_unique<BeaconProcess>(
             o.harness_executable, b.name,
-            beacon_config_yaml(*b.simulated, b.name, identity, pki_dir, dir / "store"), dir));
+            beacon_config_yaml(*b.simulated, b.name, identity, pk.dir, dir / "store"), dir));
         urls[b.name] = processes.back()->url();
         by_url[urls[b.name]] = processes.back().get();
         by_name[b.name] = processes.back().get();
@@ -664,8 +726,8 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       json certificate =
           nullptr;  // what the agents are shown: ours from the PKI, else the survey's
       if (b.simulated) {
-        const std::string identity = manifest.beacons.contains(b.name) ? b.name : "beacon-a";
-        certificate = certificate_summary(manifest.beacons.at(identity).cert);
+        const std::string identity = pk.manifest.beacons.contains(b.name) ? b.name : "beacon-a";
+        certificate = certificate_summary(pk.manifest.beacons.at(identity).cert);
       } else if (prep.survey.is_array()) {
         for (const auto& t : prep.survey)
           if (t.value("beacon", "") == b.name && !t.value("certificate_sha256", "").empty())

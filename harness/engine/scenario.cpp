@@ -16,15 +16,7 @@ namespace {
 
 void only_keys(const YamlFields& y, const YAML::Node& map, const std::string& where,
                const std::set<std::string>& allowed) {
-  for (const auto& kv : map) {
-    const std::string key = kv.first.as<std::string>();
-    if (!allowed.contains(key)) {
-      std::string names;
-      for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
-      y.fail(kv.first, where.empty() ? key : where + "." + key,
-             "unknown key (known: " + names + ")");
-    }
-  }
+  y.only_keys(map, where, allowed);
 }
 
 bool in(const std::vector<std::string>& v, const std::string& s) {
@@ -95,7 +87,25 @@ static Scenario load_scenario_fields(const fs::path& file,
       if (sim["revocation"])
         y.one_of(sim["revocation"], f + ".simulated.revocation",
                  y.str(sim, "revocation", f + ".simulated.revocation"), {"off", "crl"});
-      spec.simulated = sim;
+      spec.simulated = YAML::Clone(sim);
+      // The user's own client trust (beacon config `client_trust`): files relative to the
+      // scenario, made absolute here since the beacon's config is written elsewhere.
+      if (const YAML::Node t = sim["client_trust"]) {
+        if (!t.IsMap() || !t["ca"])
+          y.fail(t, f + ".simulated.client_trust", "needs ca: FILE (and optional crls: [FILE...])");
+        auto absolute = [&](const std::string& v) {
+          const fs::path p(v);
+          return (p.is_absolute() ? p : fs::absolute(file).parent_path() / p).string();
+        };
+        YAML::Node out = (*spec.simulated)["client_trust"];
+        out["ca"] = absolute(y.str(t, "ca", f + ".simulated.client_trust.ca"));
+        if (t["crls"]) {
+          YAML::Node crls(YAML::NodeType::Sequence);
+          for (const auto& c : y.list(t, "crls", f + ".simulated.client_trust.crls"))
+            crls.push_back(absolute(c));
+          out["crls"] = crls;
+        }
+      }
     } else if (b["url"]) {
       spec.url = y.str(b, "url", f + ".url");
       if (!spec.url->starts_with("https://"))
@@ -125,7 +135,7 @@ static Scenario load_scenario_fields(const fs::path& file,
   for (const auto& b : s.beacons) beacon_names.push_back(b.name);
 
   const YAML::Node policy = y.map(root, "policy", "policy", true);
-  only_keys(y, policy, "policy", {"client_certificate", "revocation"});
+  only_keys(y, policy, "policy", {"client_certificate", "revocation", "trust_model"});
   const std::string cc =
       y.str(policy, "client_certificate", "policy.client_certificate", "required");
   y.one_of(policy["client_certificate"] ? policy["client_certificate"] : policy,
@@ -133,6 +143,12 @@ static Scenario load_scenario_fields(const fs::path& file,
   s.revocation = y.str(policy, "revocation", "policy.revocation", "off");
   y.one_of(policy["revocation"] ? policy["revocation"] : policy, "policy.revocation", s.revocation,
            {"off", "crl"});
+  s.trust_model = y.str(policy, "trust_model", "policy.trust_model", "ca");
+  y.one_of(policy["trust_model"] ? policy["trust_model"] : policy, "policy.trust_model",
+           s.trust_model, {"ca", "pinned-self-signed"});
+  if (s.trust_model == "pinned-self-signed" && s.revocation == "crl")
+    y.fail(policy["revocation"], "policy.revocation",
+           "crl needs a CA to publish CRLs; a pinned self-signed certificate has none (use off)");
 
   s.control_credential = y.str(root, "control_credential", "control_credential", "valid");
   s.credentials = names_or_all(y, root, "credentials", "credentials", {}, &s.all_credentials);

@@ -57,6 +57,9 @@ struct Scenario {
   std::string description;
   std::vector<BeaconSpec> beacons;
   std::string revocation = "off";  // off | crl: does the boundary demand revocation checks?
+  // How the beacons trust the distributed certificate: "ca" (a client CA issues it) or
+  // "pinned-self-signed" (the certificate itself is trusted); the run makes a PKI of that model.
+  std::string trust_model = "ca";
   std::string control_credential = "valid";
   std::vector<std::string> credentials;  // "all" expanded by the engine (it knows the manifest)
   bool all_credentials = false;

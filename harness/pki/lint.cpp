@@ -53,6 +53,16 @@ long days_between(Clock::time_point a, Clock::time_point b) {
 
 LintFinding check_chain(const Certs& presented, const Certs& anchors, Clock::time_point now) {
   const auto& leaf = presented.front();
+  // A self-signed certificate that is itself in the CA file is a trust anchor: trusted directly
+  // (pinned), as OpenSSL (`openssl verify -CAfile cert.pem cert.pem`), nginx, Apache and IIS
+  // treat it. Its own signature must still verify.
+  if (self_signed(leaf) && std::find(anchors.begin(), anchors.end(), leaf) != anchors.end()) {
+    const auto key = leaf.load_subject_public_key();
+    if (leaf.check_signature(*key))
+      return pass("chain", "trusted directly (pinned): the CA file holds this very certificate (" +
+                               cn(leaf.subject_dn()) + ")");
+    return fail("chain", "pinned in the CA file, but its self-signature does not verify");
+  }
   // Judge the chain at a time the leaf itself is valid, so that dates are "validity"'s business.
   Clock::time_point at = now;
   const auto nb = leaf.not_before().to_std_timepoint(), na = leaf.not_after().to_std_timepoint();

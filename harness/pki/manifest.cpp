@@ -83,6 +83,9 @@ Manifest load_manifest(const fs::path& dir) {
   Manifest m;
   m.dir = fs::absolute(dir);
   m.key_type = r.str(j, "key_type", "key_type");
+  if (j.contains("trust_model")) m.trust_model = r.str(j, "trust_model", "trust_model");
+  if (m.trust_model != "ca" && m.trust_model != "pinned-self-signed")
+    r.fail("trust_model", "must be ca or pinned-self-signed");
   const json& trust = r.member(j, "trust", "trust");
   m.client_ca = r.file(trust, "client_ca_roots", "trust.client_ca_roots");
   m.client_ca_bundle = r.file(trust, "client_ca_bundle", "trust.client_ca_bundle");

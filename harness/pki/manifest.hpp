@@ -39,6 +39,7 @@ struct Credential {
 struct Manifest {
   std::filesystem::path dir;
   std::string key_type;
+  std::string trust_model = "ca";          // or "pinned-self-signed" (pki.hpp TrustModel)
   std::filesystem::path client_ca;         // roots beacons trust for client authentication
   std::filesystem::path client_ca_bundle;  // root + issuing intermediate
   std::filesystem::path client_crls;       // CRLs of the client hierarchy (PEM)

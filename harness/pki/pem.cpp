@@ -54,6 +54,21 @@ std::vector<Botan::X509_Certificate> load_certificates(const fs::path& path) {
   return certs;
 }
 
+std::vector<Botan::X509_Certificate> load_trust_certificates(const fs::path& path) {
+  const std::string text = read_file(path);
+  auto certs = pem_objects<Botan::X509_Certificate>(path, text, "CERTIFICATE", "certificate");
+  if (!certs.empty()) return certs;
+  if (text.empty())
+    throw InputError(path.string() + ": empty file (expected PEM or DER certificates)");
+  try {  // one DER certificate
+    Botan::DataSource_Memory src(text);
+    certs.emplace_back(src);
+  } catch (const std::exception&) {
+    throw InputError(path.string() + ": no certificate in this file (expected PEM or DER)");
+  }
+  return certs;
+}
+
 std::vector<Botan::X509_CRL> load_crls(const fs::path& path) {
   const std::string text = read_file(path);
   auto crls = pem_objects<Botan::X509_CRL>(path, text, "X509 CRL", "CRL");

@@ -15,6 +15,10 @@ namespace mtls::pki {
 // Every certificate in a PEM file, in order. Throws InputError if there is none or one is bad.
 std::vector<Botan::X509_Certificate> load_certificates(const std::filesystem::path& path);
 
+// Trust anchors as a user hands them over: a PEM file (one or a bundle, CA certificates or a
+// pinned leaf) or a single DER certificate. Throws InputError naming the file and what is wrong.
+std::vector<Botan::X509_Certificate> load_trust_certificates(const std::filesystem::path& path);
+
 // Every CRL in a file: PEM blocks, or a single DER CRL. Throws InputError naming the file.
 std::vector<Botan::X509_CRL> load_crls(const std::filesystem::path& path);
 

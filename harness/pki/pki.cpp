@@ -11,12 +11,16 @@
 #include <botan/hash.h>
 #include <botan/hex.h>
 #include <botan/pkcs8.h>
+#include <botan/pubkey.h>
 #include <botan/rsa.h>
 #include <botan/system_rng.h>
 #include <botan/x509_ca.h>
+#include <botan/x509_ext.h>
+#include <botan/x509_key.h>
 #include <botan/x509self.h>
 
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +44,16 @@ std::optional<KeyType> key_type_from_string(std::string_view s) {
 
 std::string_view to_string(KeyType k) {
   return k == KeyType::kEcdsaP256 ? "ecdsa-p256" : "rsa-2048";
+}
+
+std::optional<TrustModel> trust_model_from_string(std::string_view s) {
+  if (s == "ca") return TrustModel::kCa;
+  if (s == "pinned-self-signed") return TrustModel::kPinnedSelfSigned;
+  return std::nullopt;
+}
+
+std::string_view to_string(TrustModel t) {
+  return t == TrustModel::kCa ? "ca" : "pinned-self-signed";
 }
 
 std::string ed25519_refusal() {
@@ -289,6 +303,148 @@ Botan::CRL_Entry revocation_entry(const Botan::X509_Certificate& cert, Botan::CR
   return entry;
 }
 
+// A self-signed clientAuth certificate with `model`'s subject, signed by `key`: the same serial
+// when `serial` is given (a look-alike of the pinned certificate), validity [nb, na].
+Botan::X509_Certificate self_signed_like(const Botan::X509_Certificate& model,
+                                         const Botan::Private_Key& key, const Botan::BigInt* serial,
+                                         Clock::time_point nb, Clock::time_point na,
+                                         Botan::RandomNumberGenerator& rng) {
+  Botan::Extensions ext;
+  ext.add(new Botan::Cert_Extension::Basic_Constraints(false), true);
+  ext.add(new Botan::Cert_Extension::Key_Usage(Botan::Key_Constraints::DIGITAL_SIGNATURE), true);
+  ext.add(new Botan::Cert_Extension::Extended_Key_Usage(model.extended_key_usage()));
+  ext.add(new Botan::Cert_Extension::Subject_Key_ID(key.public_key_bits(), "SHA-256"));
+  Botan::AlgorithmIdentifier algo;
+  const std::unique_ptr<Botan::PK_Signer> signer(Botan::choose_sig_format(key, rng, kHash, algo));
+  const auto spki = Botan::X509::BER_encode(key);
+  if (serial)
+    return Botan::X509_CA::make_cert(signer.get(), rng, *serial, algo, spki, Botan::X509_Time(nb),
+                                     Botan::X509_Time(na), model.subject_dn(), model.subject_dn(),
+                                     ext);
+  return Botan::X509_CA::make_cert(signer.get(), rng, algo, spki, Botan::X509_Time(nb),
+                                   Botan::X509_Time(na), model.subject_dn(), model.subject_dn(),
+                                   ext);
+}
+
+// The vendor's model: the distributed credential is one self-signed clientAuth certificate that
+// beacons trust directly; the negative credentials attack exactly that (same subject, same
+// serial, the right certificate with another key, expired and not-yet-valid copies) besides the
+// classes every model has. Returns the credentials; the pinned certificate's file is their
+// "valid" cert.
+json pinned_credentials(Writer& w, const Issuer& is, const Issued& other_ca,
+                        const Issued& server_ca, Clock::time_point now, const InitOptions& o,
+                        const std::function<json(const json&)>& expect) {
+  Botan::RandomNumberGenerator& rng = is.rng();
+  json creds = json::object();
+  auto add = [&](const std::string& name, const std::vector<Botan::X509_Certificate>& chain,
+                 const Botan::Private_Key& key, json defect, const std::string& description) {
+    creds[name] = {{"cert", w.certs("clients/" + name + ".pem", chain, "client-cert")},
+                   {"key", w.key("clients/" + name + ".key", key, "client-key")},
+                   {"defect", defect},
+                   {"description", description},
+                   {"expected", expect(defect)}};
+  };
+  const auto nb = now - kDay, na = now + 365 * kDay;
+  creds["none"] = {{"cert", nullptr},
+                   {"key", nullptr},
+                   {"defect", "no-certificate"},
+                   {"description", "no client certificate at all"},
+                   {"expected", expect("no-certificate")}};
+  const Issued valid = is.self_signed(client_options("device-fleet-client", nb, na), is.key());
+  add("valid", {valid.cert}, *valid.key, nullptr,
+      "the distributed client certificate: self-signed, clientAuth, trusted directly (pinned) by "
+      "the beacons");
+  creds["valid"]["der"] = {
+      {"cert", w.cert_der("clients/valid.cert.der", valid.cert, "client-cert-der")},
+      {"key", w.key("clients/valid.key.der", *valid.key, "client-key-der", true)}};
+  const std::string password = o.p12_password.value_or(password_from(rng));
+  const auto p12 =
+      make_pkcs12(*valid.key, {valid.cert}, password, "mtls-harness device client", rng);
+  creds["valid-p12"] = {
+      {"cert", nullptr},
+      {"key", nullptr},
+      {"p12", w.blob("clients/valid.p12", p12, "client-p12", "pkcs12", 0600)},
+      {"defect", nullptr},
+      {"description", "the pinned certificate and its key exported as PKCS#12"},
+      {"expected", expect(nullptr)},
+      {"password_file", o.p12_password ? json(nullptr)
+                                       : json(w.secret("clients/valid.p12.password", password,
+                                                       "client-p12-password"))}};
+  const auto other = is.key();
+  add("same-subject", {self_signed_like(valid.cert, *other, nullptr, nb, na, rng)}, *other, "chain",
+      "self-signed with the pinned certificate's subject, another key");
+  const auto other2 = is.key();
+  const Botan::BigInt serial = Botan::BigInt::decode(valid.cert.serial_number());
+  add("same-serial", {self_signed_like(valid.cert, *other2, &serial, nb, na, rng)}, *other2,
+      "chain", "self-signed with the pinned certificate's subject and serial, another key");
+  const auto stolen = is.key();
+  add("wrong-key", {valid.cert}, *stolen, "key-match",
+      "the pinned certificate shipped with another private key");
+  add("expired",
+      {self_signed_like(valid.cert, *valid.key, nullptr, now - 400 * kDay, now - 35 * kDay, rng)},
+      *valid.key, "validity",
+      "a copy of the pinned certificate (same key) that expired 35 days ago");
+  add("not-yet-valid",
+      {self_signed_like(valid.cert, *valid.key, nullptr, now + 30 * kDay, now + 400 * kDay, rng)},
+      *valid.key, "validity", "a copy of the pinned certificate (same key) valid from 30 days on");
+  const Issued untrusted =
+      is.sign(other_ca, client_options("device-untrusted-ca", nb, na), is.key());
+  add("untrusted-ca", {untrusted.cert}, *untrusted.key, "chain",
+      "clientAuth, issued by a CA no beacon trusts");
+  const Issued self = is.self_signed(client_options("device-self-signed", nb, na), is.key());
+  add("self-signed", {self.cert}, *self.key, "chain", "another self-signed clientAuth certificate");
+  const Issued weak = is.self_signed(client_options("device-fleet-client", nb, na), is.rsa1024());
+  add("weak-key", {weak.cert}, *weak.key, "key-strength",
+      "self-signed with the pinned subject and an RSA-1024 key");
+  const Issued server_issued =
+      is.sign(server_ca, client_options("device-server-ca-issued", nb, na), is.key());
+  add("server-ca-issued", {server_issued.cert}, *server_issued.key, "chain",
+      "clientAuth, issued by the server CA: trusted on the machine, but not for client "
+      "authentication");
+  return creds;
+}
+
+// The client CAs' CRLs: the issuing CA's lists `revoked` (when given); the root's (empty) covers
+// the intermediate. Returns the file's path in the PKI.
+std::string write_client_crls(Writer& w, const Issuer& is, const Issued& root,
+                              const Issued& issuing,
+                              const std::optional<Botan::X509_Certificate>& revoked,
+                              Clock::time_point now) {
+  Botan::RandomNumberGenerator& rng = is.rng();
+  Botan::X509_CA issuing_signer(issuing.cert, *issuing.key, kHash, rng);
+  std::vector<Botan::CRL_Entry> entries;
+  if (revoked) entries.push_back(revocation_entry(*revoked, Botan::CRL_Code::KEY_COMPROMISE, now));
+  Botan::X509_CRL issuing_crl = issuing_signer.update_crl(
+      issuing_signer.new_crl(rng, now, kCrlLifetime), entries, rng, now, kCrlLifetime);
+  Botan::X509_CA root_signer(root.cert, *root.key, kHash, rng);
+  Botan::X509_CRL root_crl = root_signer.new_crl(rng, now, kCrlLifetime);
+  return w.crls("ca/client-crls.pem", {issuing_crl, root_crl}, "client-crls");
+}
+
+void write_manifest(const InitOptions& o, Clock::time_point now, const Writer& w,
+                    const json& beacons, const json& creds, const json& client_ca_roots,
+                    const json& client_ca_bundle, const std::string& client_crls) {
+  json manifest = {
+      {"format", kManifestFormat},
+      {"generator", "mtls-harness " + harness_version()},
+      {"created", format_utc(now)},
+      {"key_type", to_string(o.key_type)},
+      {"trust_model", to_string(o.trust_model)},
+      {"seed", o.seed ? json(*o.seed) : json(nullptr)},
+      {"trust",
+       {{"client_ca_roots", client_ca_roots},
+        {"client_ca_bundle", client_ca_bundle},
+        {"client_crls", client_crls},
+        {"server_ca_bundle", "ca/server-ca.pem"},
+        {"server_crl", "ca/server-crl.pem"},
+        {"untrusted_ca", "ca/other-ca.pem"}}},
+      {"beacons", beacons},
+      {"credentials", creds},
+      {"files", w.files()},
+  };
+  write_file_atomic(o.out / kManifestName, manifest.dump(2) + "\n");
+}
+
 }  // namespace
 
 void init(const InitOptions& o) {
@@ -345,6 +501,13 @@ void init(const InitOptions& o) {
          "server-crl");
 
   // --- client credentials ----------------------------------------------------------------------
+  if (o.trust_model == TrustModel::kPinnedSelfSigned) {
+    const json creds = pinned_credentials(w, is, other_ca, server_ca, now, o,
+                                          [](const json& d) { return expectations(d); });
+    write_manifest(o, now, w, beacons, creds, creds["valid"]["cert"], creds["valid"]["cert"],
+                   write_client_crls(w, is, client_root, client_issuing, std::nullopt, now));
+    return;
+  }
   json creds = json::object();
   auto add = [&](const std::string& name, const Issued& leaf,
                  std::vector<Botan::X509_Certificate> extra, const Botan::Private_Key& key_file,
@@ -442,35 +605,8 @@ void init(const InitOptions& o) {
       "clientAuth, issued by the server CA: trusted on the machine, but not for client "
       "authentication");
 
-  // --- CRLs: the issuing CA's lists `revoked`; the root's (empty) covers the intermediate
-  // ----------
-  Botan::X509_CA issuing_signer(client_issuing.cert, *client_issuing.key, kHash, rng);
-  Botan::X509_CRL issuing_crl = issuing_signer.update_crl(
-      issuing_signer.new_crl(rng, now, kCrlLifetime),
-      {revocation_entry(revoked.cert, Botan::CRL_Code::KEY_COMPROMISE, now)}, rng, now,
-      kCrlLifetime);
-  Botan::X509_CA root_signer(client_root.cert, *client_root.key, kHash, rng);
-  Botan::X509_CRL root_crl = root_signer.new_crl(rng, now, kCrlLifetime);
-  w.crls("ca/client-crls.pem", {issuing_crl, root_crl}, "client-crls");
-
-  json manifest = {
-      {"format", kManifestFormat},
-      {"generator", "mtls-harness " + harness_version()},
-      {"created", format_utc(now)},
-      {"key_type", to_string(o.key_type)},
-      {"seed", o.seed ? json(*o.seed) : json(nullptr)},
-      {"trust",
-       {{"client_ca_roots", "ca/client-root.pem"},
-        {"client_ca_bundle", "ca/client-ca-bundle.pem"},
-        {"client_crls", "ca/client-crls.pem"},
-        {"server_ca_bundle", "ca/server-ca.pem"},
-        {"server_crl", "ca/server-crl.pem"},
-        {"untrusted_ca", "ca/other-ca.pem"}}},
-      {"beacons", beacons},
-      {"credentials", creds},
-      {"files", w.files()},
-  };
-  write_file_atomic(o.out / kManifestName, manifest.dump(2) + "\n");
+  write_manifest(o, now, w, beacons, creds, "ca/client-root.pem", "ca/client-ca-bundle.pem",
+                 write_client_crls(w, is, client_root, client_issuing, revoked.cert, now));
 }
 
 }  // namespace mtls::pki

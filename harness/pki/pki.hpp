@@ -24,6 +24,14 @@ std::string_view to_string(KeyType k);
 // Why --key-type ed25519 is refused (one line, for the CLI).
 std::string ed25519_refusal();
 
+// How beacons trust the distributed client certificate. kCa: a client CA hierarchy issues it and
+// beacons trust the CA. kPinnedSelfSigned: the vendor's model: one self-signed clientAuth
+// certificate, distributed to every device (PEM and PKCS#12) and trusted directly by the beacons.
+enum class TrustModel { kCa, kPinnedSelfSigned };
+std::optional<TrustModel> trust_model_from_string(
+    std::string_view s);  // "ca", "pinned-self-signed"
+std::string_view to_string(TrustModel t);
+
 struct InitOptions {
   std::filesystem::path out;
   KeyType key_type = KeyType::kEcdsaP256;
@@ -31,6 +39,7 @@ struct InitOptions {
   std::optional<std::uint64_t> seed;  // deterministic keys, serials, salts and password
   std::optional<std::chrono::system_clock::time_point> now;  // the PKI's "now"
   std::optional<std::string> p12_password;  // else a generated one, written 0600 beside the .p12
+  TrustModel trust_model = TrustModel::kCa;
 };
 
 // Writes the PKI into options.out. Throws InputError for unusable options (non-empty folder).

@@ -187,10 +187,18 @@ void cover(std::ostream& os, const json& doc, bool self_tests) {
     const json& p = sc.value("policy", json::object());
     os << "<tr><th>policy " << esc(str(sc, "id")) << "</th><td>client certificate "
        << esc(str(p, "client_certificate", "required")) << ", revocation "
-       << esc(str(p, "revocation", "off")) << ", positive control '"
-       << esc(str(p, "control_credential", "valid")) << "'"
-       << (sc.value("self_test", false) ? "; a self-test (deliberate misconfigurations)" : "")
-       << "</td></tr>";
+       << esc(str(p, "revocation", "off")) << ", trust "
+       << (str(p, "trust_model", "ca") == "pinned-self-signed"
+               ? "the one self-signed certificate, directly (pinned)"
+               : "a client CA")
+       << ", positive control '" << esc(str(p, "control_credential", "valid")) << "'"
+       << (sc.value("self_test", false) ? "; a self-test (deliberate misconfigurations)" : "");
+    if (str(p, "trust_model", "ca") == "pinned-self-signed")
+      for (const auto& c : sc.value("client_trust_certificates", json::array()))
+        os << "<br>pinned: " << esc(str(c, "subject")) << " (until " << esc(str(c, "not_after"))
+           << "), SHA-256 fingerprint <code class=\"hash\">"
+           << esc(openssl_style(str(c, "sha256_fingerprint"))) << "</code>";
+    os << "</td></tr>";
   }
   os << "<tr><th>integrity</th><td>SHA-256 checksum <code class=\"hash\" id=\"integrity\">"
      << esc(str(doc.value("integrity", json::object()), "sha256", "none"))

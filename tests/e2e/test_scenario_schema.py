@@ -29,6 +29,10 @@ BAD = {
                        "credentials: [valid]\noperations: all\nentry_paths: [https]\n",
     "bad-entry-path": "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\ncredentials: [valid]\n"
                       "operations: all\nentry_paths: [telnet]\n",
+    "simulated-typo": "name: x\nbeacons: [{name: a, simulated: {client_auht: require}}]\npolicy: {}\n"
+                      "credentials: [valid]\noperations: all\nentry_paths: [https]\n",
+    "pinned-with-crl": "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {trust_model: pinned-self-signed, "
+                       "revocation: crl}\ncredentials: [valid]\noperations: all\nentry_paths: [https]\n",
     "bad-severity": "name: x\nbeacons: [{name: a, simulated: {}}]\npolicy: {}\ncredentials: [valid]\n"
                     "operations: all\nentry_paths: [https]\nexpect_findings: [{severity: BAD, beacon: a, credential: none}]\n",
 }
