@@ -396,6 +396,7 @@ int cmd_agent(AgentArgs a) {
 struct ConsoleArgs {
   bool quiet = false;
   std::string color = "auto", format = "text";
+  int expiry_warning_days = 60;
 };
 
 void add_console_options(CLI::App* cmd, ConsoleArgs& c) {
@@ -406,9 +407,13 @@ void add_console_options(CLI::App* cmd, ConsoleArgs& c) {
   cmd->add_option("--format", c.format,
                   "text (default) or json: the summary as one JSON object on stdout")
       ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--expiry-warning", c.expiry_warning_days,
+                  "WARN when the distributed certificate expires within DAYS (default 60)");
 }
 
 void apply_console(const ConsoleArgs& c, mtls::engine::RunOptions& o) {
+  if (c.expiry_warning_days < 0) throw mtls::InputError("--expiry-warning: must be 0 or more days");
+  o.expiry_warning_days = c.expiry_warning_days;
   o.progress = c.quiet || c.format == "json" ? nullptr : &std::cerr;
   o.progress_is_terminal = ::isatty(STDERR_FILENO) == 1;
   o.color = mtls::color_wanted(c.color, STDERR_FILENO);

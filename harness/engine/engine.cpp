@@ -338,6 +338,12 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
     facts = agent::certificate_facts(*it->second.cert);
   else if (const auto& cc = m.credential(sc.control_credential); cc.cert)
     facts = agent::certificate_facts(*cc.cert);
+  // A rotation stage's beacon: the devices that must keep working there (null otherwise).
+  auto must_work_of = [&](const std::string& beacon) -> const std::vector<std::string>* {
+    for (const auto& b : sc.beacons)
+      if (b.name == beacon && b.must_work) return &*b.must_work;
+    return nullptr;
+  };
   auto add = [&](const std::string& beacon_label, const agent::Operation& op,
                  const std::string& path, const std::string& cname,
                  std::vector<std::string> beacon_names, bool boundary) {
@@ -357,6 +363,10 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
         (boundary ? "boundary" : beacon_label) + "/" + op.id + "/" + cname + "/" + path;
     ch.record.expected =
         path == "https" ? cred.expected.at(sc.policy_key()) : Expectation::kRejected;
+    if (const auto* must = must_work_of(ch.beacon_names.front()); must && path == "https")
+      ch.record.expected = std::find(must->begin(), must->end(), cname) != must->end()
+                               ? Expectation::kAccepted
+                               : Expectation::kRejected;  // a rotation stage: the user's demand
     ch.options.trust.ca_file = m.server_ca;
     if (prep.trust) ch.options.trust = *prep.trust;
     if (auto it = prep.credentials.find(cname); it != prep.credentials.end())
@@ -394,6 +404,12 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
       std::optional<std::size_t> control;
       for (std::size_t i = first; i < plan.size(); ++i)
         if (plan[i].record.credential == sc.control_credential) control = i;
+      if (b.must_work) {  // a rotation stage: the first device of its must_work list
+        control.reset();
+        for (const auto& name : *b.must_work)
+          for (std::size_t i = first; i < plan.size() && !control; ++i)
+            if (plan[i].record.credential == name) control = i;
+      }
       std::vector<std::string> methods;
       for (const auto& r : op.requests) methods.push_back(r.method);
       for (const auto& path : sc.entry_paths)
@@ -472,6 +488,68 @@ void read_back_uploads(Evidence& e, const Check& control, const std::function<vo
 pki::Manifest with_extras(pki::Manifest m, const Prepared& prep) {
   for (const auto& [name, c] : prep.extra_credentials) m.credentials[name] = c;
   return m;
+}
+
+// The PKI beacon whose certificate a simulated beacon serves: its own name (a rotation stage's
+// "<beacon>@<stage>" without the stage), else beacon-a's.
+std::string identity_of(const pki::Manifest& m, const std::string& beacon) {
+  const std::string name = beacon.substr(0, beacon.find('@'));
+  return m.beacons.contains(name) ? name : "beacon-a";
+}
+
+// The certificates of `credentials` in one PEM file: what a rotation stage's beacon trusts.
+fs::path write_trust_bundle(const pki::Manifest& m, const std::vector<std::string>& credentials,
+                            const fs::path& file) {
+  std::string pem;
+  for (const auto& name : credentials) {
+    const auto& c = m.credential(name);
+    if (!c.cert)
+      throw InputError("rotation: credential '" + name + "' has no certificate to trust");
+    pem += pki::load_certificates(*c.cert).front().PEM_encode();
+  }
+  fs::create_directories(file.parent_path());
+  write_file_atomic(file, pem);
+  return file;
+}
+
+// WARN when the scenario's distributed certificate (its control credential's: the user's own in a
+// probe) expires within `days`: every device holding it loses access that same day.
+std::optional<Finding> expiry_warning(const Scenario& sc, const pki::Manifest& m,
+                                      const Prepared& prep, int days) {
+  std::optional<fs::path> cert;
+  if (auto it = prep.credentials.find(sc.control_credential); it != prep.credentials.end())
+    cert = it->second.cert;
+  else if (m.credentials.contains(sc.control_credential))
+    cert = m.credential(sc.control_credential).cert;
+  if (!cert) return std::nullopt;
+  std::optional<Botan::X509_Certificate> leaf;
+  try {
+    leaf = pki::load_certificates(*cert).front();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const auto not_after = leaf->not_after().to_std_timepoint();
+  const auto left =
+      std::chrono::duration_cast<std::chrono::hours>(not_after - std::chrono::system_clock::now())
+          .count() /
+      24;
+  if (left >= days) return std::nullopt;
+  Finding f;
+  f.severity = FindingSeverity::kWarn;
+  f.kind = "expiry";
+  f.scenario = sc.id;
+  f.beacon = "all beacons";
+  f.credential = sc.control_credential;
+  f.title = "the distributed certificate '" + sc.control_credential + "' (" +
+            leaf->subject_dn().get_first_attribute("CN") + ") " +
+            (left < 0 ? "expired on " : "expires on ") + format_utc(not_after) + " (" +
+            std::to_string(left) + " days): every device holding it loses access that day";
+  f.remediation =
+      "distribute its successor and rehearse the rotation (a scenario with rotation: stages) "
+      "before " +
+      format_utc(not_after);
+  f.details = {{"not_after", format_utc(not_after)}, {"days_left", left}};
+  return f;
 }
 
 // The test PKI of each trust model the scenarios use: `--pki` (which must be of that model), or a
@@ -710,11 +788,15 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
     std::map<std::string, Doors> doors;
     for (const auto& b : sc.beacons) {
       if (b.simulated) {
-        const std::string identity = pk.manifest.beacons.contains(b.name) ? b.name : "beacon-a";
+        const std::string identity = identity_of(pk.manifest, b.name);
         const fs::path dir = work / sc.name / b.name;
+        YAML::Node settings = YAML::Clone(*b.simulated);
+        if (!b.trust_credentials.empty())  // a rotation stage: it trusts these certificates
+          settings["client_trust"]["ca"] =
+              write_trust_bundle(pk.manifest, b.trust_credentials, dir / "trust.pem").string();
         processes.push_back(std::make_unique<BeaconProcess>(
             o.harness_executable, b.name,
-            beacon_config_yaml(*b.simulated, b.name, identity, pk.dir, dir / "store"), dir));
+            beacon_config_yaml(settings, b.name, identity, pk.dir, dir / "store"), dir));
         urls[b.name] = processes.back()->url();
         by_url[urls[b.name]] = processes.back().get();
         by_name[b.name] = processes.back().get();
@@ -726,8 +808,8 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       json certificate =
           nullptr;  // what the agents are shown: ours from the PKI, else the survey's
       if (b.simulated) {
-        const std::string identity = pk.manifest.beacons.contains(b.name) ? b.name : "beacon-a";
-        certificate = certificate_summary(pk.manifest.beacons.at(identity).cert);
+        certificate =
+            certificate_summary(pk.manifest.beacons.at(identity_of(pk.manifest, b.name)).cert);
       } else if (prep.survey.is_array()) {
         for (const auto& t : prep.survey)
           if (t.value("beacon", "") == b.name && !t.value("certificate_sha256", "").empty())
@@ -892,6 +974,10 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
       }
     }
     findings.insert(findings.end(), groups.begin(), groups.end());
+    if (auto w = expiry_warning(sc, pk.manifest, prep, o.expiry_warning_days)) {
+      recorded.push_back(*w);
+      findings.push_back(std::move(*w));
+    }
     all.insert(all.end(), records.begin(), records.end());
   }
 

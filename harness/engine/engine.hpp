@@ -31,6 +31,9 @@ struct RunOptions {
   std::optional<std::filesystem::path> pki;
   std::chrono::milliseconds pace{0};        // at least this long between two requests started
   const std::atomic<bool>* stop = nullptr;  // raised (Ctrl-C): finish what flies, report partial
+  // WARN when the distributed certificate expires within this many days: in the shared model
+  // every device loses access on that same day.
+  int expiry_warning_days = 60;
 };
 
 struct RunResult {

@@ -52,7 +52,8 @@ static Scenario load_scenario_fields(const fs::path& file,
   if (!root.IsMap()) throw InputError(file.string() + ": a scenario must be a YAML mapping");
   only_keys(y, root, "",
             {"name", "description", "beacons", "policy", "control_credential", "credentials",
-             "operations", "entry_paths", "side_door_credentials", "boundary", "expect_findings"});
+             "operations", "entry_paths", "side_door_credentials", "boundary", "expect_findings",
+             "rotation"});
   Scenario s;
   s.file = file;
   s.name = y.str(root, "name", "name", "", true);
@@ -165,6 +166,44 @@ static Scenario load_scenario_fields(const fs::path& file,
   if (!s.all_credentials && !in(s.credentials, s.control_credential))
     y.fail(root["credentials"], "credentials",
            "must include the control credential '" + s.control_credential + "'");
+
+  if (const YAML::Node rot = y.map(root, "rotation", "rotation")) {
+    // A rotation rehearsal: each simulated beacon once per stage ("<beacon>@<stage>"), trusting
+    // that stage's certificates; the devices are the scenario's credentials.
+    only_keys(y, rot, "rotation", {"stages"});
+    if (s.trust_model != "pinned-self-signed")
+      y.fail(rot, "rotation",
+             "rehearses the pinned model (policy.trust_model: pinned-self-signed): each stage "
+             "trusts distributed certificates themselves");
+    if (root["boundary"]) y.fail(root["boundary"], "boundary", "cannot be combined with rotation");
+    const YAML::Node stages = rot["stages"];
+    if (!stages || !stages.IsSequence() || stages.size() == 0)
+      y.fail(stages ? stages : rot, "rotation.stages", "must be a non-empty list");
+    std::vector<BeaconSpec> staged;
+    for (const auto& b : s.beacons) {
+      if (!b.simulated)
+        y.fail(root["beacons"], "beacons",
+               "a rotation rehearsal runs simulated beacons ('" + b.name + "' is external)");
+      for (std::size_t i = 0; i < stages.size(); ++i) {
+        const std::string f = "rotation.stages[" + std::to_string(i) + "]";
+        only_keys(y, stages[i], f, {"name", "trust", "must_work"});
+        BeaconSpec copy = b;
+        copy.simulated = YAML::Clone(*b.simulated);
+        copy.name = b.name + "@" + y.str(stages[i], "name", f + ".name", "", true);
+        copy.trust_credentials = y.list(stages[i], "trust", f + ".trust");
+        copy.must_work = stages[i]["must_work"] ? y.list(stages[i], "must_work", f + ".must_work")
+                                                : copy.trust_credentials;
+        for (const auto& c : *copy.must_work)
+          if (!s.all_credentials && !in(s.credentials, c))
+            y.fail(stages[i]["must_work"], f + ".must_work",
+                   "'" + c + "' is not one of the scenario's credentials (the devices)");
+        staged.push_back(std::move(copy));
+      }
+    }
+    s.beacons = std::move(staged);
+    beacon_names.clear();
+    for (const auto& b : s.beacons) beacon_names.push_back(b.name);
+  }
 
   if (const YAML::Node bnd = y.map(root, "boundary", "boundary")) {
     only_keys(y, bnd, "boundary", {"failover", "operations", "credentials"});

@@ -27,6 +27,11 @@ struct BeaconSpec {
   std::vector<std::string> tls_names;
   std::optional<std::string> address;
   int line = 0;  // where the scenario file declares it (1-based; 0 for a probe's target)
+  // A rotation stage's beacon (`rotation:`): the credentials whose certificates it trusts
+  // (pinned), and the devices that must keep working at this stage (their expectation is
+  // ACCEPTED, every other device's REJECTED, instead of the PKI manifest's).
+  std::vector<std::string> trust_credentials;
+  std::optional<std::vector<std::string>> must_work;
 };
 
 // A TLS name no one configures: what a port's default virtual host answers.

@@ -370,6 +370,10 @@ json pinned_credentials(Writer& w, const Issuer& is, const Issued& other_ca,
       {"password_file", o.p12_password ? json(nullptr)
                                        : json(w.secret("clients/valid.p12.password", password,
                                                        "client-p12-password"))}};
+  const Issued next =
+      is.self_signed(client_options("device-fleet-client-next", nb, na + 365 * kDay), is.key());
+  add("valid-next", {next.cert}, *next.key, "chain",
+      "the next distributed certificate (a rotation): self-signed, clientAuth, not yet trusted");
   const auto other = is.key();
   add("same-subject", {self_signed_like(valid.cert, *other, nullptr, nb, na, rng)}, *other, "chain",
       "self-signed with the pinned certificate's subject, another key");

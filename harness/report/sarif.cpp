@@ -49,6 +49,11 @@ Rule rule_of(const json& doc, const json& f) {
             "a beacon asks for client certificates from CAs the distributed certificate does not "
             "need (public roots, other CAs)",
             level};
+  if (kind == "expiry")
+    return {"mtls/expiry",
+            "the distributed certificate expires soon: every device holding it loses access the "
+            "same day",
+            level};
   if (kind.starts_with("self-test"))
     return {"mtls/" + kind, "a self-test scenario did not get the findings it declares", level};
   if (severity == "LOCKOUT")

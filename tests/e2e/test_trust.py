@@ -193,3 +193,38 @@ def test_a_scenario_gives_a_simulated_beacon_the_users_trust(harness, users_pki,
     assert p.returncode == 1
     findings = json.loads((tmp_path / "out" / "report.json").read_text())["findings"]
     assert [(x["severity"], x["credential"]) for x in findings] == [("LOCKOUT", "valid")]
+
+
+def test_a_rotation_rehearsal_finds_the_stranded_devices(harness, tmp_path):
+    """Stage by stage (before, overlap, cutover): who gets in. The default suite's self-test
+    strands the devices still holding the current certificate at the cutover: exactly that
+    LOCKOUT. Said otherwise (they need not work any more), the same rotation finds nothing."""
+    src = HOME / "scenarios/default/selftest-rotation-cutover.yaml"
+    out = tmp_path / "out"
+    p = harness("run", src, "--out", out, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    got = {(r["beacon"], r["credential"]): r["outcome"] for r in report["results"] if r["operation"] == "download-policy"}
+    assert got[("beacon-a@before", "valid")] == "ACCEPTED" and got[("beacon-a@before", "valid-next")] != "ACCEPTED"
+    assert got[("beacon-a@overlap", "valid")] == "ACCEPTED" and got[("beacon-a@overlap", "valid-next")] == "ACCEPTED"
+    assert got[("beacon-a@cutover", "valid")] != "ACCEPTED" and got[("beacon-a@cutover", "valid-next")] == "ACCEPTED"
+    assert [(f["severity"], f["beacon"], f["credential"], f["expected"]) for f in report["findings"]] == \
+        [("LOCKOUT", "beacon-a@cutover", "valid", True)]
+    migrated = tmp_path / "migrated.yaml"
+    migrated.write_text(src.read_text().replace("must_work: [valid-next, valid]", "must_work: [valid-next]")
+                        .replace("expect_findings:\n  - {severity: LOCKOUT, beacon: beacon-a@cutover, credential: valid}\n",
+                                 "expect_findings: []\n"))
+    p = harness("run", migrated, "--out", tmp_path / "out2", timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    assert json.loads((tmp_path / "out2" / "report.json").read_text())["findings"] == []
+
+
+def test_an_expiring_distributed_certificate_is_a_warning(harness, tmp_path):
+    src = HOME / "scenarios/default/fleet-pinned.yaml"
+    p = harness("run", src, "--out", tmp_path / "a", "--quiet", timeout=300)
+    assert p.returncode == 0 and b"WARN" not in p.stderr  # a year left: nothing to say
+    p = harness("run", src, "--out", tmp_path / "b", "--quiet", "--expiry-warning", "400", timeout=300)
+    assert p.returncode == 0
+    (f,) = json.loads((tmp_path / "b" / "report.json").read_text())["findings"]
+    assert f["severity"] == "WARN" and f["kind"] == "expiry" and f["not_after"] in f["title"]
+    assert b"WARN: the distributed certificate 'valid'" in p.stderr
