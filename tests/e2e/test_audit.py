@@ -65,6 +65,8 @@ def test_audit_agrees_with_openssl_on_a_mixed_fleet(harness, fleet, pki, manifes
                 env={"FLEET_P12": password})
     assert p.returncode == 1, p.stderr.decode()  # some devices would be locked out
     doc = json.loads((out / "audit.json").read_text())
+    import jsonschema
+    jsonschema.validate(doc, json.loads((HOME / "reports" / "audit.schema.json").read_text()))
     devices = {e["device"]: e for e in doc["devices"]}
     assert len(devices) == 12 and doc["summary"]["devices"] == 12
     assert {pathlib_name(x) for x in doc["metadata"]["skipped_files"]} == {"device.key", "README.txt"}
@@ -231,6 +233,8 @@ def test_access_logs_of_real_servers_name_who_would_be_locked_out(harness, serve
     p = harness("audit", "--access-log", log, "--log-format", fmt, "--out", tmp_path / "out")
     assert p.returncode == 1, p.stderr.decode() + log.read_text()
     doc = json.loads((tmp_path / "out" / "audit.json").read_text())
+    import jsonschema
+    jsonschema.validate(doc, json.loads((HOME / "reports" / "audit.schema.json").read_text()))
     clients = doc["access_logs"]["clients_without_a_valid_certificate"]
     want = ["agent-bad", "agent-none"] if logged_bad else ["agent-none"]
     assert sorted(c["user_agent"] for c in clients) == want, log.read_text()
