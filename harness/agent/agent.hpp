@@ -86,6 +86,9 @@ struct AgentOptions {
   std::string check_id;  // the check these requests belong to: fills "{check}" in PUT payloads
   // curl's --resolve: "HOST:PORT:ADDR" entries every connection honours (names before DNS).
   std::vector<std::string> resolve;
+  // The local address every connection comes from (a vantage point standing in for a subnet);
+  // "" for the system's choice. curl's interface option, and the same for the hand-driven clients.
+  std::string source_address;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{60000};
   // Expected SHA-256 per catalogue `content` path, when the beacon is ours (engine knows them).

@@ -57,10 +57,12 @@ class BotanConnection : public RawConnection, public Botan::TLS::Callbacks {
         check_server_(o.trust.check_server_certificate),
         creds_(creds),
         obs_(obs),
-        deadline_(Clock::now() + std::min<Clock::duration>(o.total_timeout, kRawMaxWait)) {}
+        deadline_(Clock::now() + std::min<Clock::duration>(o.total_timeout, kRawMaxWait)),
+        resolve_(o.resolve),
+        source_(o.source_address) {}
 
   bool open(RequestResult& failure) {
-    connect_tcp(tcp_, url_, deadline_);
+    connect_tcp(tcp_, url_, deadline_, resolve_, source_);
     if (tcp_.code != CURLE_OK) {
       failure = failed_connection(tcp_.code, tcp_.error, obs_);
       return false;
@@ -215,6 +217,8 @@ class BotanConnection : public RawConnection, public Botan::TLS::Callbacks {
   Credentials& creds_;
   Transfer::Observation& obs_;
   Clock::time_point deadline_;
+  std::vector<std::string> resolve_;
+  std::string source_;
   Tcp tcp_;
   Botan::AutoSeeded_RNG rng_;
   Botan::TLS::Session_Manager_Noop sessions_;

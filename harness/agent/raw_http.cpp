@@ -43,7 +43,7 @@ long Tcp::local_port() const {
 }
 
 void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline,
-                 const std::vector<std::string>& resolve) {
+                 const std::vector<std::string>& resolve, const std::string& source) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -59,6 +59,20 @@ void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline,
     t.code = CURLE_COULDNT_CONNECT;
     t.error = "socket() failed";
     return;
+  }
+  if (!source.empty()) {  // connect from this local address (a vantage point)
+    addrinfo shints{};
+    shints.ai_family = res->ai_family;
+    shints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+    addrinfo* local = nullptr;
+    if (::getaddrinfo(source.c_str(), "0", &shints, &local) != 0 || !local ||
+        ::bind(t.fd, local->ai_addr, local->ai_addrlen) != 0) {
+      if (local) ::freeaddrinfo(local);
+      t.code = CURLE_INTERFACE_FAILED;
+      t.error = "cannot connect from source address " + source;
+      return;
+    }
+    ::freeaddrinfo(local);
   }
   if (::connect(t.fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
     t.code = CURLE_COULDNT_CONNECT;

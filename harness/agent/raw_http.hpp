@@ -33,9 +33,10 @@ struct Tcp {
   long local_port() const;
 };
 struct Url;
-// `resolve`: curl-style "HOST:PORT:ADDR" overrides consulted before DNS.
+// `resolve`: curl-style "HOST:PORT:ADDR" overrides consulted before DNS. `source`: the local
+// address to connect from (a vantage point's --source-address), "" for the system's choice.
 void connect_tcp(Tcp& t, const Url& u, Clock::time_point deadline,
-                 const std::vector<std::string>& resolve = {});
+                 const std::vector<std::string>& resolve = {}, const std::string& source = "");
 
 // A connection after its handshake: send everything, or receive some bytes.
 class RawConnection {

@@ -65,6 +65,7 @@ class OsslConnection : public RawConnection {
     resume_ = s.resume;
     check_name_ = trust.check_server_certificate;
     resolve_ = s.options->resolve;
+    source_ = s.options->source_address;
   }
 
   // TCP + TLS handshake; on failure `failure` holds the curl-like code and why.
@@ -74,7 +75,7 @@ class OsslConnection : public RawConnection {
           failed_connection(CURLE_SSL_CERTPROBLEM, "the client credential cannot be loaded", obs_);
       return false;
     }
-    connect_tcp(tcp_, url_, deadline_, resolve_);
+    connect_tcp(tcp_, url_, deadline_, resolve_, source_);
     if (tcp_.code != CURLE_OK) {
       failure = failed_connection(tcp_.code, tcp_.error, obs_);
       return false;
@@ -207,6 +208,7 @@ class OsslConnection : public RawConnection {
   Session latest_;
   bool credential_ok_ = true, check_name_ = true;
   std::vector<std::string> resolve_;
+  std::string source_;
 };
 
 std::string sni_for(const Url& u) {

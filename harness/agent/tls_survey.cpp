@@ -117,6 +117,7 @@ std::vector<std::string> public_root_names() {
 }
 
 TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& resolve,
+                     const std::string& source_address,
                      std::chrono::milliseconds timeout) {
   TlsSurvey out;
   const auto u = parse_url(url);
@@ -125,7 +126,7 @@ TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& res
     return out;
   }
   Tcp tcp;
-  connect_tcp(tcp, *u, Clock::now() + timeout, resolve);
+  connect_tcp(tcp, *u, Clock::now() + timeout, resolve, source_address);
   if (tcp.code != 0) {
     out.error = tcp.error;
     return out;

@@ -279,6 +279,8 @@ Transfer::Transfer(const AgentOptions& o, const RequestSpec& spec, const std::st
     }
   }
   for (const auto& entry : o.resolve) resolve_ = curl_slist_append(resolve_, entry.c_str());
+  if (!o.source_address.empty())  // the vantage point's local address ("host!": no DNS, no NIC)
+    curl_easy_setopt(c, CURLOPT_INTERFACE, ("host!" + o.source_address).c_str());
   if (resolve_ != nullptr) curl_easy_setopt(c, CURLOPT_RESOLVE, resolve_);
   if (o.entry.path == "tls-downgrade") {  // offer only TLS 1.0/1.1 (OpenSSL needs level 0)
     curl_easy_setopt(c, CURLOPT_SSLVERSION,

@@ -114,7 +114,9 @@ struct ListenerRuntime {
   Botan::TLS::Session_Manager* sessions = nullptr;
   const Botan::SymmetricKey* ticket_key = nullptr;
 
-  ClientAuth mode_for(const std::string& sni) const {
+  ClientAuth mode_for(const std::string& sni, const std::string& peer) const {
+    for (const auto& r : config.client_auth_by_source)
+      if (in_network(peer, r.network)) return r.client_auth;
     for (const auto& v : config.virtual_hosts)
       if (v.name == sni) return v.client_auth;
     return config.client_auth;
@@ -363,7 +365,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
 
  private:
   ClientAuth wanted_mode(const std::string& sni) const {
-    return reneg_target_ ? *reneg_target_ : listener_.mode_for(sni);
+    return reneg_target_ ? *reneg_target_ : listener_.mode_for(sni, peer_address_);
   }
 
   // Refuse this client the listener's way: an alert now (throw), or after the handshake.
@@ -622,7 +624,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
         {"listener", listener_.config.name},
         {"scheme", tls_ ? "https" : "http"},
         {"connection", id_},
-        {"client_auth", to_string(listener_.mode_for(sni_))},
+        {"client_auth", to_string(listener_.mode_for(sni_, peer_address_))},
         {"peer_address", peer_address_},
         {"peer_port", peer_port_},
         {"sni", or_null(sni_)},

@@ -1,6 +1,10 @@
 // config.cpp: see config.hpp.
 #include "beacon/config.hpp"
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+
 #include <array>
 #include <utility>
 
@@ -47,7 +51,7 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
   y.only_keys(node, f,
               {"name", "listen", "tls", "client_auth", "reject", "revocation", "min_tls", "folders",
                "virtual_hosts", "session_cache", "trust_resumed_sessions",
-               "renegotiation_fail_open", "check_host"});
+               "renegotiation_fail_open", "check_host", "client_auth_by_source"});
   ListenerConfig l;
   l.name = y.str(node, "name", f + ".name", "", true);
   l.listen = y.str(node, "listen", f + ".listen", l.listen);
@@ -84,6 +88,20 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
            client_auth_field(y, vhosts[i], vf + ".client_auth", l.client_auth)});
     }
   }
+  if (const YAML::Node rules = node["client_auth_by_source"]) {
+    if (!rules.IsSequence()) y.fail(rules, f + ".client_auth_by_source", "must be a list");
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const std::string rf = f + ".client_auth_by_source[" + std::to_string(i) + "]";
+      y.only_keys(rules[i], rf, {"source", "client_auth"});
+      SourceRule r{y.str(rules[i], "source", rf + ".source", "", true),
+                   client_auth_field(y, rules[i], rf + ".client_auth", ClientAuth::kRequire)};
+      boost::system::error_code ec;
+      boost::asio::ip::make_network_v4(r.network, ec);
+      if (ec) boost::asio::ip::make_network_v6(r.network, ec);
+      if (ec) y.fail(rules[i]["source"], rf + ".source", "expected ADDRESS/PREFIX (127.0.0.5/32)");
+      l.client_auth_by_source.push_back(std::move(r));
+    }
+  }
   l.session_cache = y.str(node, "session_cache", f + ".session_cache", "");
   l.trust_resumed_sessions =
       y.boolean(node, "trust_resumed_sessions", f + ".trust_resumed_sessions", false);
@@ -96,6 +114,20 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
 }
 
 }  // namespace
+
+bool in_network(const std::string& address, const std::string& network) {
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(address, ec);
+  if (ec) return false;
+  if (a.is_v4()) {
+    const auto n = boost::asio::ip::make_network_v4(network, ec);
+    return !ec && (a.to_v4().to_uint() & n.netmask().to_uint()) == n.network().to_uint();
+  }
+  const auto n = boost::asio::ip::make_network_v6(network, ec);
+  if (ec) return false;
+  const auto hosts = n.hosts();
+  return hosts.find(a.to_v6()) != hosts.end();
+}
 
 std::optional<RejectMode> reject_mode_from_string(std::string_view s) {
   return value_of(kRejectNames, s);

@@ -42,6 +42,13 @@ struct VirtualHost {
   ClientAuth client_auth;
 };
 
+// Client auth for connections from one network (a subnet a beacon treats otherwise: a rule in
+// the web server, a load balancer terminating TLS for some networks).
+struct SourceRule {
+  std::string network;  // "127.0.0.5/32", "10.1.0.0/16", "::1/128"
+  ClientAuth client_auth;
+};
+
 struct ListenerConfig {
   std::string name = "https";
   std::string listen = "127.0.0.1:0";
@@ -57,7 +64,11 @@ struct ListenerConfig {
   // misconfiguration: a folder's request is served when the client refuses the renegotiation
   bool renegotiation_fail_open = false;
   bool check_host = true;  // Host must name the SNI name (else 421)
+  std::vector<SourceRule> client_auth_by_source;  // first match wins, before virtual hosts
 };
+
+// True when `address` (a peer's IP) is inside `network` (address/prefix).
+bool in_network(const std::string& address, const std::string& network);
 
 struct BeaconConfig {
   std::string name = "beacon-a";  // in the beacon's log records and ready line

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -393,13 +394,16 @@ int cmd_agent(AgentArgs a) {
 }
 
 // How run and probe talk to the console: --quiet, --color, --format.
-struct ConsoleArgs {
+// The flags run and probe share: the console (--quiet, --color, --format), the expiry warning,
+// and where the checks run from (--vantage, --source-address, --shard).
+struct RunFlags {
   bool quiet = false;
   std::string color = "auto", format = "text";
   int expiry_warning_days = 60;
+  std::string vantage, source_address, shard = "1/1";
 };
 
-void add_console_options(CLI::App* cmd, ConsoleArgs& c) {
+void add_run_flags(CLI::App* cmd, RunFlags& c) {
   cmd->add_flag("-q,--quiet", c.quiet, "Print the summary and the findings only (no progress)");
   cmd->add_option("--color", c.color,
                   "never, auto (default: on a terminal, unless NO_COLOR is set) or always")
@@ -409,9 +413,33 @@ void add_console_options(CLI::App* cmd, ConsoleArgs& c) {
       ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--expiry-warning", c.expiry_warning_days,
                   "WARN when the distributed certificate expires within DAYS (default 60)");
+  cmd->add_option("--vantage", c.vantage,
+                  "Name of where this runs from (a site or subnet); on every record, for "
+                  "'report merge'");
+  cmd->add_option("--source-address", c.source_address,
+                  "Connect from this local IP address (stand in for a subnet)");
+  cmd->add_option("--shard", c.shard,
+                  "I/N: run this deterministic share of the checks (a beacon's operation stays "
+                  "in one shard); --list/--dry-run shows it");
 }
 
-void apply_console(const ConsoleArgs& c, mtls::engine::RunOptions& o) {
+void apply_run_flags(const RunFlags& c, mtls::engine::RunOptions& o) {
+  o.vantage = c.vantage;
+  if (!c.source_address.empty()) {
+    in6_addr buf{};
+    if (::inet_pton(AF_INET, c.source_address.c_str(), &buf) != 1 &&
+        ::inet_pton(AF_INET6, c.source_address.c_str(), &buf) != 1)
+      throw mtls::InputError("--source-address " + c.source_address +
+                             ": expected a local IP address (e.g. 127.0.0.5)");
+    o.source_address = c.source_address;
+  }
+  unsigned index = 0, count = 0;
+  char slash = 0, extra = 0;
+  if (std::sscanf(c.shard.c_str(), "%u%c%u%c", &index, &slash, &count, &extra) != 3 ||
+      slash != '/' || index < 1 || count < 1 || index > count || count > 1000)
+    throw mtls::InputError("--shard " + c.shard + ": expected I/N with 1 <= I <= N <= 1000");
+  o.shard_index = index;
+  o.shard_count = count;
   if (c.expiry_warning_days < 0) throw mtls::InputError("--expiry-warning: must be 0 or more days");
   o.expiry_warning_days = c.expiry_warning_days;
   o.progress = c.quiet || c.format == "json" ? nullptr : &std::cerr;
@@ -422,7 +450,7 @@ void apply_console(const ConsoleArgs& c, mtls::engine::RunOptions& o) {
 // Prints a run's findings and summary (or, with --format json, one JSON object on stdout);
 // returns its exit code (3 when interrupted).
 int conclude(const std::string& what, const mtls::engine::RunResult& result, const fs::path& out,
-             const ConsoleArgs& console) {
+             const RunFlags& console) {
   const int code = result.complete ? mtls::report::exit_code(result.summary) : 3;
   std::vector<mtls::report::InconclusiveCause> causes;
   try {  // why checks are INCONCLUSIVE, grouped, with the fix: one line each
@@ -482,14 +510,14 @@ int conclude(const std::string& what, const mtls::engine::RunResult& result, con
 }
 
 int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsigned jobs,
-            bool list, const std::optional<fs::path>& pki, const ConsoleArgs& console) {
+            bool list, const std::optional<fs::path>& pki, const RunFlags& console) {
   mtls::engine::RunOptions o;
   o.pki = pki;
   for (const auto& s : scenarios) o.scenarios.emplace_back(s);
   o.out = out;
   o.jobs = jobs;
   o.harness_executable = mtls::self_executable();
-  apply_console(console, o);
+  apply_run_flags(console, o);
   if (list) {
     for (const auto& c : mtls::engine::plan(o)) std::cout << c.dump() << "\n";
     return 0;
@@ -506,7 +534,7 @@ struct ProbeArgs {
   fs::path p12_password_file, out = "reports/probe";
   mtls::engine::ProbeOptions options;
   std::vector<std::string> paths;
-  ConsoleArgs console;
+  RunFlags console;
 };
 
 int cmd_probe(ProbeArgs a) {
@@ -525,7 +553,7 @@ int cmd_probe(ProbeArgs a) {
   o.out = a.out;
   o.jobs = 4;
   o.harness_executable = mtls::self_executable();
-  apply_console(a.console, o);
+  apply_run_flags(a.console, o);
   if (p.dry_run) {
     mtls::engine::probe(o, p, std::cout);
     return 0;
@@ -579,6 +607,24 @@ int cmd_report_verify(const fs::path& file, const std::optional<fs::path>& pub) 
     rc = std::max(rc, signed_rc);
   }
   return rc;
+}
+
+int cmd_report_merge(const std::vector<fs::path>& files, const fs::path& out) {
+  const auto doc = mtls::report::merge_documents(files, mtls::engine::findings_of_records);
+  mtls::report::write_all(out, doc);
+  const auto& s = doc["summary"];
+  const int code = s.value("exit_code", 3);
+  for (const auto& f : doc["findings"])
+    if (!f.value("expected", false))
+      std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>()
+                << "\n";
+  if (!doc["metadata"].value("complete", true))
+    std::cerr << "mtls-harness report merge: INCOMPLETE: "
+              << doc["metadata"]["incomplete_reason"].get<std::string>() << "\n";
+  std::cout << "mtls-harness report merge: " << files.size() << " reports, "
+            << s["total"] << " checks: " << s["PASS"] << " PASS, " << s["FAIL"] << " FAIL, "
+            << s["INCONCLUSIVE"] << " INCONCLUSIVE; reports in " << out.string() << "\n";
+  return code;
 }
 
 int cmd_report_sign(const fs::path& file, const fs::path& key) {
@@ -962,8 +1008,8 @@ int main(int argc, char** argv) {
                   "configured with its server certificate and client CA");
   run->add_flag("--list", list_only,
                 "Print the checks the scenarios expand to (JSON Lines); run nothing");
-  ConsoleArgs run_console;
-  add_console_options(run, run_console);
+  RunFlags run_flags;
+  add_run_flags(run, run_flags);
 
   // probe
   auto* probe = app.add_subcommand(
@@ -974,7 +1020,7 @@ int main(int argc, char** argv) {
       "reach (plain HTTP, SNI/Host mismatch, cross-listener resumption, renegotiation, TLS\n"
       "1.0/1.1). Safe by default: GETs of a few paths only; rate-limited. Same reports as 'run'.");
   ProbeArgs pargs;
-  add_console_options(probe, pargs.console);
+  add_run_flags(probe, pargs.console);
   probe->add_option("--target", pargs.targets,
                     "Beacon base URL (https://host[:port]); repeat for a failover list");
   probe->add_option("--targets", pargs.targets_file,
@@ -1068,6 +1114,15 @@ int main(int argc, char** argv) {
   report_verify->add_option("report", verify_file, "report.json")->required();
   report_verify->add_option("--pub", verify_pub,
                             "The signer's public key (PEM, or a certificate holding it)");
+  auto* report_merge = report->add_subcommand(
+      "merge",
+      "Combine the report.json of several shards and vantage points into one report (every\n"
+      "format): findings say from which vantage point a door is open; a missing shard makes it\n"
+      "INCOMPLETE (exit 3); a check present twice is an error (exit 2)");
+  std::vector<fs::path> merge_files;
+  fs::path merge_out = "reports/merged";
+  report_merge->add_option("reports", merge_files, "report.json files")->required();
+  report_merge->add_option("--out", merge_out, "Folder for the merged report (default reports/merged)");
   auto* report_sign = report->add_subcommand(
       "sign",
       "Sign a report.json's SHA-256 checksum with an Ed25519 or ECDSA key (PKCS#8 PEM, "
@@ -1155,6 +1210,7 @@ int main(int argc, char** argv) {
     if (*audit) return cmd_audit(audit_args);
     if (*report_verify) return cmd_report_verify(verify_file, verify_pub);
     if (*report_sign) return cmd_report_sign(sign_file, sign_key);
+    if (*report_merge) return cmd_report_merge(merge_files, merge_out);
     if (*report_diff) return cmd_report_diff(diff_old, diff_new);
     if (*report) {
       if (report_in.empty())
@@ -1163,7 +1219,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       mtls::agent::CurlGlobal curl;
-      return cmd_run(scenarios, out, jobs, list_only, run_pki, run_console);
+      return cmd_run(scenarios, out, jobs, list_only, run_pki, run_flags);
     }
     if (*probe) {
       mtls::agent::CurlGlobal curl;

@@ -72,6 +72,8 @@ nlohmann::json to_json(const ResultRecord& r) {
       {"defect", opt(r.defect)},
       {"credential_description", r.credential_description},
       {"door_name", opt(r.door_name)},
+      {"vantage", opt(r.vantage)},
+      {"shard_copy", r.shard_copy},
       {"evidence", to_json(r.evidence)},
   };
 }
@@ -181,6 +183,8 @@ ResultRecord record_from_json(const nlohmann::json& j, const std::string& where)
   r.get("defect", rec.defect);
   r.get("credential_description", rec.credential_description);
   r.get("door_name", rec.door_name);
+  r.get("vantage", rec.vantage);
+  r.get("shard_copy", rec.shard_copy);
   if (j.contains("evidence"))
     rec.evidence = evidence_from_json(j["evidence"], where + ": evidence");
   return rec;

@@ -64,6 +64,10 @@ struct ResultRecord {
   std::optional<std::string> defect;
   std::string credential_description;
   std::optional<std::string> door_name;
+  std::optional<std::string> vantage;  // where the check ran from (run/probe --vantage)
+  // A positive control run again in another shard for the checks judged against it there
+  // (run/probe --shard); `report merge` keeps its own shard's record instead.
+  bool shard_copy = false;
   Evidence evidence;
 };
 

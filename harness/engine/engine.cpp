@@ -252,6 +252,8 @@ void check_simulated_settings(const Scenario& sc) {
 
 Prepared prepare(const RunOptions& o) {
   Prepared p{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, {}};
+  p.vantage = o.vantage;
+  p.source_address = o.source_address;
   for (const auto& f : find_scenarios(o.scenarios)) {
     p.scenarios.push_back(load_scenario(f, p.catalogue.ids()));
     check_simulated_settings(p.scenarios.back());
@@ -381,6 +383,8 @@ std::vector<Check> expand(const Scenario& sc, const pki::Manifest& m, const Prep
       ch.options.entry.variant = std::move(filled);
     }
     ch.options.resolve = prep.resolve;
+    ch.options.source_address = prep.source_address;
+    if (!prep.vantage.empty()) ch.record.vantage = prep.vantage;
     if (prep.timeout) ch.options.total_timeout = *prep.timeout;
     ch.options.entry.path = path;
     if (const auto& sel = catalogue.get("select-beacon").requests; !sel.empty())
@@ -488,6 +492,36 @@ void read_back_uploads(Evidence& e, const Check& control, const std::function<vo
 pki::Manifest with_extras(pki::Manifest m, const Prepared& prep) {
   for (const auto& [name, c] : prep.extra_credentials) m.credentials[name] = c;
   return m;
+}
+
+// This shard's share of a plan (--shard I/N): a check belongs to shard 1 + FNV-1a(scenario |
+// check id) mod N, the same on every machine. A positive control also runs in every other shard
+// that holds a check judged against it, as a copy (`shard_copy`: `report merge` keeps the owner's
+// record). Control indexes are renumbered.
+void keep_shard(std::vector<Check>& plan, const std::string& scenario, unsigned index,
+                unsigned count) {
+  if (count <= 1) return;
+  auto shard_of = [&](const Check& ch) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : scenario + "|" + ch.record.check_id) h = (h ^ c) * 1099511628211ull;
+    return static_cast<unsigned>(h % count) + 1;
+  };
+  std::vector<bool> keep(plan.size()), copy(plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) keep[i] = shard_of(plan[i]) == index;
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    if (keep[i] && plan[i].control && !keep[*plan[i].control])
+      keep[*plan[i].control] = copy[*plan[i].control] = true;
+  std::vector<Check> kept;
+  std::map<std::size_t, std::size_t> renumbered;
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    if (keep[i]) {
+      renumbered[i] = kept.size();
+      kept.push_back(std::move(plan[i]));
+      kept.back().record.shard_copy = copy[i];
+    }
+  for (auto& ch : kept)
+    if (ch.control) ch.control = renumbered.at(*ch.control);
+  plan = std::move(kept);
 }
 
 // The PKI beacon whose certificate a simulated beacon serves: its own name (a rotation stage's
@@ -671,8 +705,10 @@ json plan_prepared(const RunOptions& o, const Prepared& p) {
   json out = json::array();
   try {
     const auto pkis = pkis_for(o, p, tmp);
-    for (const auto& sc : p.scenarios)
-      for (auto& ch : expand(sc, pkis.at(sc.trust_model).manifest, p)) {
+    for (const auto& sc : p.scenarios) {
+      auto checks = expand(sc, pkis.at(sc.trust_model).manifest, p);
+      keep_shard(checks, sc.id, o.shard_index, o.shard_count);
+      for (auto& ch : checks) {
         // External beacons' doors are known without starting anything: say what will be skipped.
         for (const auto& b : sc.beacons)
           if (!ch.boundary && b.url && b.name == ch.beacon_names.front())
@@ -685,8 +721,12 @@ json plan_prepared(const RunOptions& o, const Prepared& p) {
                        {"credential", ch.record.credential},
                        {"entry_path", ch.record.entry_path},
                        {"expected", std::string(to_string(*ch.record.expected))},
-                       {"skipped", ch.skip ? json(*ch.skip) : json(nullptr)}});
+                       {"skipped", ch.skip ? json(*ch.skip) : json(nullptr)},
+                       {"shard", std::to_string(o.shard_index) + "/" +
+                                     std::to_string(o.shard_count)},
+                       {"shard_copy", ch.record.shard_copy}});
       }
+    }
   } catch (...) {
     fs::remove_all(tmp);
     throw;
@@ -716,8 +756,10 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   std::vector<std::vector<Check>> plans;
   try {
     pkis = pkis_for(o, prep, work);
-    for (const auto& sc : prep.scenarios)
+    for (const auto& sc : prep.scenarios) {
       plans.push_back(expand(sc, pkis.at(sc.trust_model).manifest, prep));
+      keep_shard(plans.back(), sc.id, o.shard_index, o.shard_count);
+    }
   } catch (const InputError&) {
     if (!out_existed)
       fs::remove_all(o.out, ec);
@@ -746,6 +788,9 @@ RunResult run_prepared(const RunOptions& o, const Prepared& prep) {
   ::gethostname(host, sizeof host - 1);
   meta["host"] = host;
   meta["run_by"] = run_by();
+  meta["vantage"] = o.vantage.empty() ? json(nullptr) : json(o.vantage);
+  meta["source_address"] = o.source_address.empty() ? json(nullptr) : json(o.source_address);
+  meta["shard"] = {{"index", o.shard_index}, {"count", o.shard_count}};
   meta["git_commit"] = git_commit();
   if (!prep.survey.is_null()) meta["tls_survey"] = prep.survey;
 

@@ -34,6 +34,12 @@ struct RunOptions {
   // WARN when the distributed certificate expires within this many days: in the shared model
   // every device loses access on that same day.
   int expiry_warning_days = 60;
+  // Where the checks run from: a vantage point's name (every record carries it) and the local
+  // address its connections come from (--source-address; "" the system's choice).
+  std::string vantage, source_address;
+  // A deterministic share of the checks (--shard I/N): all checks of one beacon and operation
+  // (they share a positive control) go to the same shard; 1/1 is everything.
+  unsigned shard_index = 1, shard_count = 1;
 };
 
 struct RunResult {

@@ -107,6 +107,50 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
+// Records from several vantage points (a merged report): the same finding seen from several of
+// them is one finding that names them; its title says from where ("from vantage point site-b
+// only" when the others did not see it).
+std::vector<Finding> merge_vantages(std::vector<Finding> groups,
+                                    const std::vector<ResultRecord>& records) {
+  std::set<std::string> all;
+  for (const auto& r : records)
+    if (r.vantage) all.insert(*r.vantage);
+  if (all.empty()) return groups;
+  std::vector<Finding> out;
+  std::map<std::string, std::size_t> index;
+  for (auto& g : groups) {
+    const std::string key = g.scenario + "|" + std::string(to_string(g.severity)) + "|" + g.kind +
+                            "|" + g.beacon + "|" + g.credential + "|" + g.entry_path;
+    const auto [it, added] = index.try_emplace(key, out.size());
+    if (added) {
+      out.push_back(std::move(g));
+      continue;
+    }
+    Finding& f = out[it->second];
+    for (const auto& v : g.vantages)
+      if (std::find(f.vantages.begin(), f.vantages.end(), v) == f.vantages.end())
+        f.vantages.push_back(v);
+    for (const auto& op : g.operations)
+      if (std::find(f.operations.begin(), f.operations.end(), op) == f.operations.end())
+        f.operations.push_back(op);
+    f.check_ids.insert(f.check_ids.end(), g.check_ids.begin(), g.check_ids.end());
+    f.members.insert(f.members.end(), g.members.begin(), g.members.end());
+    for (const auto& d : g.also_through)
+      if (std::find(f.also_through.begin(), f.also_through.end(), d) == f.also_through.end())
+        f.also_through.push_back(d);
+  }
+  for (auto& f : out) {
+    if (f.vantages.empty()) continue;
+    std::sort(f.vantages.begin(), f.vantages.end());
+    std::string list;
+    for (const auto& v : f.vantages) list += (list.empty() ? "" : ", ") + v;
+    f.title += f.vantages.size() == all.size() && all.size() > 1
+                   ? " (from every vantage point: " + list + ")"
+                   : " (from vantage point " + list + (all.size() > 1 ? " only)" : ")");
+  }
+  return out;
+}
+
 Finding selftest_finding(const std::string& scenario, const std::string& kind,
                          const std::string& beacon, const std::string& credential,
                          const std::string& entry_path, std::vector<std::string> operations,
@@ -148,6 +192,7 @@ json to_json(const Finding& f) {
             {"advisories", f.advisories},
             {"expected", f.expected}};
   if (!f.also_through.empty()) j["also_through"] = f.also_through;
+  if (!f.vantages.empty()) j["vantages"] = f.vantages;
   if (f.details.is_object())
     for (const auto& [k, v] : f.details.items()) j[k] = v;
   return j;
@@ -157,7 +202,7 @@ Finding finding_from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw InputError(where + ": a finding must be a JSON object");
   static const std::set<std::string> kKnown = {
       "severity",  "kind",  "scenario",    "beacon",     "credential", "entry_path",  "operations",
-      "check_ids", "title", "remediation", "advisories", "expected",   "also_through"};
+      "check_ids", "title", "remediation", "advisories", "expected",   "also_through", "vantages"};
   Finding f;
   try {
     const auto severity = finding_severity_from_string(j.value("severity", ""));
@@ -175,6 +220,7 @@ Finding finding_from_json(const json& j, const std::string& where) {
     f.remediation = j.value("remediation", "");
     f.advisories = j.value("advisories", std::vector<std::string>{});
     f.also_through = j.value("also_through", std::vector<std::string>{});
+    f.vantages = j.value("vantages", std::vector<std::string>{});
     f.expected = j.value("expected", false);
   } catch (const json::exception& e) {
     throw InputError(where + ": a finding field has the wrong type (" + e.what() + ")");
@@ -190,8 +236,9 @@ std::vector<Finding> group_findings(const std::vector<ResultRecord>& records,
   std::map<std::string, std::size_t> index;  // grouping key -> groups[]
   auto key_of = [](const ResultRecord& r, FindingSeverity s, const std::string& kind,
                    const std::string& entry_path) {
-    return r.scenario.value_or("") + "|" + std::string(to_string(s)) + "|" + kind + "|" + r.beacon +
-           "|" + r.credential + "|" + entry_path;
+    return r.vantage.value_or("") + "|" + r.scenario.value_or("") + "|" +
+           std::string(to_string(s)) + "|" + kind + "|" + r.beacon + "|" + r.credential + "|" +
+           entry_path;
   };
   // A side door that lets in a credential the front door already lets in (same beacon and
   // operation) is no finding of its own: it joins the front door's as "also open through".
@@ -199,8 +246,8 @@ std::vector<Finding> group_findings(const std::vector<ResultRecord>& records,
   for (const auto& r : records)
     if (r.entry_path == "https" && r.verdict == Verdict::kFail &&
         r.severity == Severity::kExposure && !is_boundary(r))
-      open_front.insert(r.scenario.value_or("") + "|" + r.beacon + "|" + r.operation + "|" +
-                        r.credential);
+      open_front.insert(r.vantage.value_or("") + "|" + r.scenario.value_or("") + "|" + r.beacon +
+                        "|" + r.operation + "|" + r.credential);
   for (std::size_t i = 0; i < records.size(); ++i) {
     const ResultRecord& r = records[i];
     const auto severity = severity_of(r);
@@ -209,8 +256,8 @@ std::vector<Finding> group_findings(const std::vector<ResultRecord>& records,
     const auto front = index.find(key_of(r, FindingSeverity::kExposure, "check", "https"));
     if (r.entry_path != "https" && r.verdict == Verdict::kFail && !is_boundary(r) &&
         front != index.end() &&
-        open_front.contains(r.scenario.value_or("") + "|" + r.beacon + "|" + r.operation + "|" +
-                            r.credential)) {
+        open_front.contains(r.vantage.value_or("") + "|" + r.scenario.value_or("") + "|" +
+                            r.beacon + "|" + r.operation + "|" + r.credential)) {
       Finding& f = groups[front->second];
       if (std::find(f.also_through.begin(), f.also_through.end(), r.entry_path) ==
           f.also_through.end())
@@ -223,12 +270,14 @@ std::vector<Finding> group_findings(const std::vector<ResultRecord>& records,
     if (added) {
       it->second = groups.size();
       groups.push_back(new_group(r, *severity, kind, doors));
+      if (r.vantage) groups.back().vantages = {*r.vantage};
     }
     Finding& f = groups[it->second];
     f.operations.push_back(r.operation);
     f.check_ids.push_back(r.check_id);
     f.members.push_back(i);
   }
+  groups = merge_vantages(std::move(groups), records);
   for (auto& f : groups) {
     if (!f.also_through.empty()) {
       std::string list;

@@ -28,6 +28,8 @@ struct Finding {
       kind;  // check | boundary-leak | self-test-miss | self-test-undeclared | client-ca-list
   std::string scenario, beacon, credential, entry_path = "https";
   std::vector<std::string> operations, check_ids, advisories, also_through;
+  // The vantage points the finding was seen from (records with a vantage; a merged report).
+  std::vector<std::string> vantages;
   std::string title, remediation;
   bool expected = false;             // declared by a self-test scenario: caught as expected
   nlohmann::json details;            // kind-specific facts (client-ca-list: ca_names, public_roots)

@@ -190,11 +190,13 @@ nlohmann::json ca_list_findings(const json& surveys, const std::string& scenario
 // checks have content to compare instead of a folder the device itself gets 403/404 for. One GET
 // with the distributed credential; nothing when the beacon serves no listing.
 std::optional<std::string> file_from_listing(const std::string& target, const std::string& folder,
-                                             const ProbeOptions& p, int depth = 2) {
+                                             const ProbeOptions& p, const std::string& source,
+                                             int depth = 2) {
   agent::AgentOptions o;
   o.trust = p.trust;
   o.credential = p.credential;
   o.resolve = p.resolve;
+  o.source_address = source;
   const agent::RequestSpec spec{.method = "GET", .path_template = folder};
   std::string base = target;
   while (base.ends_with("/")) base.pop_back();
@@ -217,13 +219,14 @@ std::optional<std::string> file_from_listing(const std::string& target, const st
   // Only folders here: one level down (the listing of the first one).
   if (subfolder && depth > 1) {
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(1000.0 / p.rate)));
-    return file_from_listing(target, *subfolder, p, depth - 1);
+    return file_from_listing(target, *subfolder, p, source, depth - 1);
   }
   return std::nullopt;
 }
 
-void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resolve) {
-  const agent::TlsSurvey t = agent::survey_tls(*b.url, resolve, std::chrono::seconds(10));
+void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resolve,
+            const std::string& source) {
+  const agent::TlsSurvey t = agent::survey_tls(*b.url, resolve, source, std::chrono::seconds(10));
   for (const auto& n : t.certificate_names) b.tls_names.push_back(n);
   if (!t.address.empty()) b.address = t.address;
   if (prep.survey.is_null()) prep.survey = json::array();
@@ -296,6 +299,8 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
 
   Prepared prep{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, p.trust};
   prep.resolve = p.resolve;
+  prep.source_address = o.source_address;
+  prep.vantage = o.vantage;
   prep.timeout = std::chrono::milliseconds(static_cast<long>(p.timeout_s * 1000));
   // The plain-HTTP door of a name given by --resolve resolves the same way.
   for (const auto& t : p.targets) {
@@ -321,7 +326,7 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     for (const auto& folder : p.paths) {
       if (!folder.ends_with("/")) continue;
       std::this_thread::sleep_until(next_connection);
-      const auto file = file_from_listing(p.targets.front(), folder, p);
+      const auto file = file_from_listing(p.targets.front(), folder, p, o.source_address);
       next_connection = std::chrono::steady_clock::now() + pace;
       if (file && std::find(paths.begin(), paths.end(), *file) == paths.end()) {
         plan_out << "probe: " << folder << " lists files for the device: " << *file
@@ -358,7 +363,7 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     b.tls_names = p.open_names;
     if (!p.dry_run) {
       std::this_thread::sleep_until(next_connection);
-      survey(b, prep, p.resolve);
+      survey(b, prep, p.resolve, o.source_address);
       next_connection = std::chrono::steady_clock::now() + pace;
     }
     if (!p.resume_from.empty()) b.resume_from = p.resume_from;

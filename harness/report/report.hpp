@@ -78,6 +78,13 @@ nlohmann::json load_document(const std::filesystem::path& file, const FindingsOf
 // for a file that is not a report.
 int verify(const std::filesystem::path& report_json, std::string* detail);
 
+// `report merge`: several runs' report.json (shards, vantage points) as one document: every record
+// (with its vantage point), findings by `findings_of` over all of them, INCOMPLETE (complete:
+// false, exit 3) when a vantage point's shards are not all there. Throws InputError for fewer
+// than two files, a file that is not a run's report.json, or a check present twice.
+nlohmann::json merge_documents(const std::vector<std::filesystem::path>& files,
+                               const FindingsOf& findings_of);
+
 // Checks that passed in `old_doc` and fail now (same scenario and check id).
 nlohmann::json regressions(const nlohmann::json& old_doc, const nlohmann::json& new_doc);
 
