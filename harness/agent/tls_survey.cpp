@@ -117,8 +117,7 @@ std::vector<std::string> public_root_names() {
 }
 
 TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& resolve,
-                     const std::string& source_address,
-                     std::chrono::milliseconds timeout) {
+                     const std::string& source_address, std::chrono::milliseconds timeout) {
   TlsSurvey out;
   const auto u = parse_url(url);
   if (!u) {

@@ -41,7 +41,6 @@ std::vector<std::string> public_root_names();
 
 // `url`: an https base URL; `resolve`: curl-style HOST:PORT:ADDR overrides.
 TlsSurvey survey_tls(const std::string& url, const std::vector<std::string>& resolve,
-                     const std::string& source_address,
-                     std::chrono::milliseconds timeout);
+                     const std::string& source_address, std::chrono::milliseconds timeout);
 
 }  // namespace mtls::agent

@@ -63,7 +63,7 @@ struct ListenerConfig {
   bool trust_resumed_sessions = false;  // misconfiguration: no client-auth check on resumption
   // misconfiguration: a folder's request is served when the client refuses the renegotiation
   bool renegotiation_fail_open = false;
-  bool check_host = true;  // Host must name the SNI name (else 421)
+  bool check_host = true;                         // Host must name the SNI name (else 421)
   std::vector<SourceRule> client_auth_by_source;  // first match wins, before virtual hosts
 };
 

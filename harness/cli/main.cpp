@@ -5,9 +5,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
-#include <arpa/inet.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -621,9 +621,9 @@ int cmd_report_merge(const std::vector<fs::path>& files, const fs::path& out) {
   if (!doc["metadata"].value("complete", true))
     std::cerr << "mtls-harness report merge: INCOMPLETE: "
               << doc["metadata"]["incomplete_reason"].get<std::string>() << "\n";
-  std::cout << "mtls-harness report merge: " << files.size() << " reports, "
-            << s["total"] << " checks: " << s["PASS"] << " PASS, " << s["FAIL"] << " FAIL, "
-            << s["INCONCLUSIVE"] << " INCONCLUSIVE; reports in " << out.string() << "\n";
+  std::cout << "mtls-harness report merge: " << files.size() << " reports, " << s["total"]
+            << " checks: " << s["PASS"] << " PASS, " << s["FAIL"] << " FAIL, " << s["INCONCLUSIVE"]
+            << " INCONCLUSIVE; reports in " << out.string() << "\n";
   return code;
 }
 
@@ -1122,7 +1122,8 @@ int main(int argc, char** argv) {
   std::vector<fs::path> merge_files;
   fs::path merge_out = "reports/merged";
   report_merge->add_option("reports", merge_files, "report.json files")->required();
-  report_merge->add_option("--out", merge_out, "Folder for the merged report (default reports/merged)");
+  report_merge->add_option("--out", merge_out,
+                           "Folder for the merged report (default reports/merged)");
   auto* report_sign = report->add_subcommand(
       "sign",
       "Sign a report.json's SHA-256 checksum with an Ed25519 or ECDSA key (PKCS#8 PEM, "

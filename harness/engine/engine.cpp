@@ -713,18 +713,18 @@ json plan_prepared(const RunOptions& o, const Prepared& p) {
         for (const auto& b : sc.beacons)
           if (!ch.boundary && b.url && b.name == ch.beacon_names.front())
             aim(ch, doors_of(b, *b.url, nullptr));
-        out.push_back({{"check_id", ch.record.check_id},
-                       {"scenario", sc.id},
-                       {"file", sc.file.string()},
-                       {"beacon", ch.record.beacon},
-                       {"operation", ch.record.operation},
-                       {"credential", ch.record.credential},
-                       {"entry_path", ch.record.entry_path},
-                       {"expected", std::string(to_string(*ch.record.expected))},
-                       {"skipped", ch.skip ? json(*ch.skip) : json(nullptr)},
-                       {"shard", std::to_string(o.shard_index) + "/" +
-                                     std::to_string(o.shard_count)},
-                       {"shard_copy", ch.record.shard_copy}});
+        out.push_back(
+            {{"check_id", ch.record.check_id},
+             {"scenario", sc.id},
+             {"file", sc.file.string()},
+             {"beacon", ch.record.beacon},
+             {"operation", ch.record.operation},
+             {"credential", ch.record.credential},
+             {"entry_path", ch.record.entry_path},
+             {"expected", std::string(to_string(*ch.record.expected))},
+             {"skipped", ch.skip ? json(*ch.skip) : json(nullptr)},
+             {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
+             {"shard_copy", ch.record.shard_copy}});
       }
     }
   } catch (...) {

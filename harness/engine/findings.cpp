@@ -201,7 +201,7 @@ json to_json(const Finding& f) {
 Finding finding_from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw InputError(where + ": a finding must be a JSON object");
   static const std::set<std::string> kKnown = {
-      "severity",  "kind",  "scenario",    "beacon",     "credential", "entry_path",  "operations",
+      "severity",  "kind",  "scenario",    "beacon",     "credential", "entry_path",   "operations",
       "check_ids", "title", "remediation", "advisories", "expected",   "also_through", "vantages"};
   Finding f;
   try {
@@ -248,7 +248,13 @@ std::vector<Finding> group_findings(const std::vector<ResultRecord>& records,
         r.severity == Severity::kExposure && !is_boundary(r))
       open_front.insert(r.vantage.value_or("") + "|" + r.scenario.value_or("") + "|" + r.beacon +
                         "|" + r.operation + "|" + r.credential);
-  for (std::size_t i = 0; i < records.size(); ++i) {
+  // Front doors first, so that a side door finds its front door's finding whatever the order of
+  // the records (a merged report holds shards in any order).
+  std::vector<std::size_t> order;
+  for (int pass = 0; pass < 2; ++pass)
+    for (std::size_t i = 0; i < records.size(); ++i)
+      if ((records[i].entry_path == "https") == (pass == 0)) order.push_back(i);
+  for (const std::size_t i : order) {
     const ResultRecord& r = records[i];
     const auto severity = severity_of(r);
     if (!severity) continue;

@@ -29,8 +29,8 @@ struct Prepared {
   std::map<std::string, agent::ClientCredential> credentials;
   std::optional<agent::TrustSettings> trust;
   std::vector<std::string> resolve;  // curl-style HOST:PORT:ADDR overrides for every check
-  std::string source_address;         // every connection's local address ("" the system's)
-  std::string vantage;                // the vantage point's name, on every record ("" none)
+  std::string source_address;        // every connection's local address ("" the system's)
+  std::string vantage;               // the vantage point's name, on every record ("" none)
   nlohmann::json survey;             // what probe learnt of each beacon before the checks
   std::optional<std::chrono::milliseconds> timeout;  // per request, instead of the agent's 60 s
   agent::RequestVariants variants = agent::RequestVariants::load_default();  // path:/header: doors

@@ -284,9 +284,9 @@ void matrices(std::ostream& os, const json& results, const std::string& sc) {
     const bool boundary = str(r, "check_id").starts_with("boundary/");
     // one matrix per vantage point too (a merged report): where the boundary differs shows
     const std::string from = str(r, "vantage").empty() ? "" : "from " + str(r, "vantage") + ": ";
-    const std::string t =
-        from + (boundary ? std::string("boundary (failover list)") : str(r, "beacon")) + "|" +
-        str(r, "entry_path");
+    const std::string t = from +
+                          (boundary ? std::string("boundary (failover list)") : str(r, "beacon")) +
+                          "|" + str(r, "entry_path");
     if (std::find(tables.begin(), tables.end(), t) == tables.end()) tables.push_back(t);
     auto add = [](std::vector<std::string>& v, const std::string& x) {
       if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);

@@ -32,9 +32,9 @@ json merge_documents(const std::vector<fs::path>& files, const FindingsOf& findi
   std::vector<ResultRecord> records;
   json recorded = json::array(), sources = json::array(), beacons = json::array();
   json scenarios = json::array();
-  std::map<std::string, std::string> seen_check;            // vantage|scenario|check -> file
+  std::map<std::string, std::string> seen_check;                  // vantage|scenario|check -> file
   std::map<std::string, std::map<unsigned, std::string>> shards;  // vantage -> index -> file
-  std::map<std::string, unsigned> counts;                          // vantage -> N
+  std::map<std::string, unsigned> counts;                         // vantage -> N
   std::string started, finished, version;
   bool complete = true;
   for (const auto& file : files) {
@@ -43,7 +43,8 @@ json merge_documents(const std::vector<fs::path>& files, const FindingsOf& findi
     const json doc = load_document(file);
     const json& m = doc.value("metadata", json::object());
     if (m.contains("rendered_from"))
-      throw InputError(file.string() + ": re-rendered without its run's metadata: merge the run's report.json");
+      throw InputError(file.string() +
+                       ": re-rendered without its run's metadata: merge the run's report.json");
     const std::string vantage = text(m, "vantage");
     const json shard = m.value("shard", json{{"index", 1}, {"count", 1}});
     const unsigned index = shard.value("index", 1u), count = shard.value("count", 1u);
@@ -54,12 +55,12 @@ json merge_documents(const std::vector<fs::path>& files, const FindingsOf& findi
     counts[vantage] = count;
     if (const auto [it, added] = shards[vantage].emplace(index, file.string()); !added)
       throw InputError(file.string() + ": shard " + std::to_string(index) + "/" +
-                       std::to_string(count) + " of vantage point '" + vantage +
-                       "' is also " + it->second);
+                       std::to_string(count) + " of vantage point '" + vantage + "' is also " +
+                       it->second);
     complete = complete && m.value("complete", true);
     for (std::size_t i = 0; i < doc["results"].size(); ++i) {
-      ResultRecord r = record_from_json(doc["results"][i], file.string() + ": results[" +
-                                                               std::to_string(i) + "]");
+      ResultRecord r = record_from_json(doc["results"][i],
+                                        file.string() + ": results[" + std::to_string(i) + "]");
       if (!vantage.empty()) r.vantage = vantage;
       if (r.shard_copy) continue;  // its own shard's record is the one kept
       const std::string key = vantage + "|" + r.scenario.value_or("") + "|" + r.check_id;
@@ -83,10 +84,11 @@ json merge_documents(const std::vector<fs::path>& files, const FindingsOf& findi
     if (started.empty() || (!st.empty() && st < started)) started = st;
     if (fi > finished) finished = fi;
     version = text(m, "version");
-    sources.push_back({{"file", file.string()},
-                       {"vantage", vantage.empty() ? json(nullptr) : json(vantage)},
-                       {"shard", shard},
-                       {"integrity_sha256", text(doc.value("integrity", json::object()), "sha256")}});
+    sources.push_back(
+        {{"file", file.string()},
+         {"vantage", vantage.empty() ? json(nullptr) : json(vantage)},
+         {"shard", shard},
+         {"integrity_sha256", text(doc.value("integrity", json::object()), "sha256")}});
   }
   std::vector<std::string> missing;
   for (const auto& [vantage, got] : shards)
@@ -97,9 +99,14 @@ json merge_documents(const std::vector<fs::path>& files, const FindingsOf& findi
   json vantages = json::array();
   for (const auto& [v, _] : shards)
     if (!v.empty()) vantages.push_back(v);
-  json meta = {{"tool", "mtls-harness"},     {"version", version},   {"started", started},
-               {"finished", finished},       {"merged_from", sources}, {"vantages", vantages},
-               {"scenarios", scenarios},     {"beacons", beacons},
+  json meta = {{"tool", "mtls-harness"},
+               {"version", version},
+               {"started", started},
+               {"finished", finished},
+               {"merged_from", sources},
+               {"vantages", vantages},
+               {"scenarios", scenarios},
+               {"beacons", beacons},
                {"complete", complete && missing.empty()}};
   if (!missing.empty() || !complete) {
     std::string why;

@@ -102,3 +102,26 @@ def test_shards_partition_the_plan_and_bad_flags_are_refused(harness, tmp_path):
         assert p.returncode == 2 and b"--shard" in p.stderr
     p = harness("run", "--list", "--source-address", "not-an-ip")
     assert p.returncode == 2 and b"--source-address" in p.stderr
+
+
+def test_the_simulated_fleet_across_subnets(harness, tmp_path):
+    """The default suite's subnet-exception scenario from two vantage points (source addresses):
+    closed from 127.0.0.1, open from 127.0.0.5; merged, the exposure names site-b only."""
+    from helpers import HOME
+    scenario = HOME / "scenarios/default/subnet-exception.yaml"
+    a = harness("run", scenario, "--vantage", "site-a", "--source-address", "127.0.0.1", "--out", tmp_path / "a")
+    assert a.returncode == 0, a.stderr.decode()
+    b = harness("run", scenario, "--vantage", "site-b", "--source-address", "127.0.0.5", "--out", tmp_path / "b")
+    assert b.returncode == 1, b.stderr.decode()  # the scenario expects nothing; from here the door is open
+    # the beacon itself saw the connections come from each vantage point's address
+    rb = json.loads((tmp_path / "b" / "report.json").read_text())["results"]
+    assert {r["evidence"]["beacon_log"]["connection"]["peer_address"] for r in rb} == {"127.0.0.5"}
+    p = harness("report", "merge", tmp_path / "a" / "report.json", tmp_path / "b" / "report.json",
+                "--out", tmp_path / "m")
+    assert p.returncode == 1
+    findings = json.loads((tmp_path / "m" / "report.json").read_text())["findings"]
+    exposures = [f for f in findings if f["severity"] == "EXPOSURE"]
+    # no certificate asked from there: both negative credentials get in, from site-b only
+    assert sorted((f["credential"], tuple(f["vantages"])) for f in exposures) == [
+        ("none", ("site-b",)), ("self-signed", ("site-b",))], findings
+    assert all("from vantage point site-b only" in f["title"] for f in exposures)
