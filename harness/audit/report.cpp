@@ -185,12 +185,7 @@ std::string junit(const json& doc) {
 }
 
 std::string csv(const json& doc) {
-  auto cell = [](std::string v) {
-    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-    std::string q = "\"";
-    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
+  auto cell = [](const json& v) { return report::csv_cell(v.get<std::string>()); };
   std::ostringstream os;
   os << "device,subject,issuer,serial,sha256,not_after,days_left,copies,accepted_now,accepted_at,"
         "reasons\r\n";

@@ -99,12 +99,7 @@ std::string render_csv(const json& doc) {
                                    "verdict",    "severity",   "control_id", "reason"};
   static const char* kEvidence[] = {"http_status", "tls_version", "tls_alert",
                                     "curl_code",   "body_sha256", "elapsed_ms"};
-  auto cell = [](std::string v) {
-    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-    std::string q = "\"";
-    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
+  const auto cell = csv_cell;
   std::ostringstream os;
   std::string sep;
   for (const char* c : kColumns) os << std::exchange(sep, ",") << c;
@@ -118,6 +113,13 @@ std::string render_csv(const json& doc) {
     os << "\r\n";
   }
   return os.str();
+}
+
+std::string csv_cell(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
 }
 
 std::vector<InconclusiveCause> inconclusive_causes(const json& doc) {

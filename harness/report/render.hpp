@@ -26,6 +26,9 @@ struct InconclusiveCause {
 };
 std::vector<InconclusiveCause> inconclusive_causes(const nlohmann::json& doc);
 
+// One CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.
+std::string csv_cell(const std::string& value);
+
 // Escaping for XML/HTML text and attributes.
 std::string xml_escape(const std::string& s);
 

@@ -379,3 +379,21 @@ def nginx_optional_on_uploads(ports, tls, root, uploads):
     location /ManageSoftDL/ {{ if ($ssl_client_verify != SUCCESS) {{ return 403; }} }}
     {uploads}
   }}"""
+
+
+@pytest.fixture
+def servers(pki, manifest, diag):
+    """Factory of real servers (tests/e2e/real_servers.py) started from small config fixtures;
+    every one is stopped after the test, and its command line and logs printed on failure."""
+    from real_servers import ServerFactory
+    factory = ServerFactory(pki, manifest)
+    wrapped = factory.start
+
+    def start(*args, **kwargs):
+        server = wrapped(*args, **kwargs)
+        diag.add(server.diagnostics)
+        return server
+
+    factory.start = start
+    yield factory
+    factory.close()

@@ -74,3 +74,16 @@ def read_text(path):
         return pathlib.Path(path).read_text(errors="replace")
     except OSError as e:
         return f"({e})"
+
+
+def split_chain(pem_file, tmp_path):
+    """leaf.pem and, if the file carries them, a file with the rest of the chain (else None)."""
+    blocks = pem_file.read_text().split("-----END CERTIFICATE-----")
+    certs = [b.strip() + "\n-----END CERTIFICATE-----\n" for b in blocks if "BEGIN CERTIFICATE" in b]
+    leaf = tmp_path / f"{pem_file.stem}.leaf.pem"
+    leaf.write_text(certs[0])
+    rest = None
+    if len(certs) > 1:
+        rest = tmp_path / f"{pem_file.stem}.chain.pem"
+        rest.write_text("".join(certs[1:]))
+    return leaf, rest

@@ -185,21 +185,6 @@ def test_audit_bad_input(harness, tmp_path, pki, manifest):
     assert p.returncode == 2 and b"does not open" in p.stderr and b"nope" not in p.stderr
 
 
-@pytest.fixture
-def servers(pki, manifest, diag):
-    from real_servers import ServerFactory
-    factory = ServerFactory(pki, manifest)
-    wrapped = factory.start
-
-    def start(*args, **kwargs):
-        server = wrapped(*args, **kwargs)
-        diag.add(server.diagnostics)
-        return server
-
-    factory.start = start
-    yield factory
-    factory.close()
-
 
 def curl_as(server, pki, manifest, cred, agent):
     cmd = ["curl", "-sS", "-k", "--max-time", "15", "-o", "/dev/null", "-w", "%{http_code}", "-A", agent,

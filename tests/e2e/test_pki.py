@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from helpers import split_chain
+
 # What each variant was built to break, from the issue's definitions (not from the manifest).
 BREAKS = {
     "expired": "validity", "not-yet-valid": "validity", "untrusted-ca": "chain",
@@ -16,17 +18,6 @@ BREAKS = {
 }
 
 
-def split_chain(pem_file, tmp_path):
-    """leaf.pem and, if the file carries them, untrusted.pem with the rest of the chain."""
-    blocks = pem_file.read_text().split("-----END CERTIFICATE-----")
-    certs = [b.strip() + "\n-----END CERTIFICATE-----\n" for b in blocks if "BEGIN CERTIFICATE" in b]
-    leaf = tmp_path / f"{pem_file.stem}.leaf.pem"
-    leaf.write_text(certs[0])
-    rest = None
-    if len(certs) > 1:
-        rest = tmp_path / f"{pem_file.stem}.chain.pem"
-        rest.write_text("".join(certs[1:]))
-    return leaf, rest
 
 
 @pytest.mark.parametrize("policy,crl", [("require", False), ("require_crl", True)])

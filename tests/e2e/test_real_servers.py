@@ -17,26 +17,10 @@ import pytest
 import yaml
 
 from helpers import BIN, HOME, OP_PATH
-from real_servers import ServerFactory
 
 NAME = "beacon-a.mtls-harness.test"
 POLICY = OP_PATH
 ROWS = []
-
-
-@pytest.fixture
-def servers(pki, manifest, diag):
-    factory = ServerFactory(pki, manifest)
-    wrapped_start = factory.start
-
-    def start(*args, **kwargs):
-        server = wrapped_start(*args, **kwargs)
-        diag.add(server.diagnostics)
-        return server
-
-    factory.start = start
-    yield factory
-    factory.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

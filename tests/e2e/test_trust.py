@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import BIN, HOME, agent_json
+from helpers import split_chain, BIN, HOME, agent_json
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +20,6 @@ def pinned(tmp_path_factory):
     return d, json.loads((d / "manifest.json").read_text())
 
 
-def split(pem_file, tmp_path):
-    blocks = [b.strip() + "\n-----END CERTIFICATE-----\n"
-              for b in pem_file.read_text().split("-----END CERTIFICATE-----") if "BEGIN CERTIFICATE" in b]
-    leaf = tmp_path / f"{pem_file.stem}.leaf.pem"
-    leaf.write_text(blocks[0])
-    rest = None
-    if len(blocks) > 1:
-        rest = tmp_path / f"{pem_file.stem}.rest.pem"
-        rest.write_text("".join(blocks[1:]))
-    return leaf, rest
 
 
 def openssl(*args, input_bytes=None):
@@ -44,7 +34,7 @@ def test_lint_chain_agrees_with_openssl_verify(harness, pki, manifest, pinned, t
     for name, cred in m["credentials"].items():
         if cred["cert"] is None:
             continue
-        leaf, rest = split(root / cred["cert"], tmp_path)
+        leaf, rest = split_chain(root / cred["cert"], tmp_path)
         cmd = ["verify", "-no_check_time", "-CAfile", ca] + (["-untrusted", rest] if rest else []) + [leaf]
         openssl_ok = openssl(*cmd).returncode == 0
         p = harness("pki", "lint", "--ca", ca, "--cert", root / cred["cert"], "--key", root / cred["key"], "--json")
@@ -73,7 +63,7 @@ def test_openssl_verify_agrees_with_the_pinned_manifest(pinned, tmp_path):
     for name, cred in m["credentials"].items():
         if cred["cert"] is None or cred["defect"] in ("key-match",):
             continue
-        leaf, _ = split(root / cred["cert"], tmp_path)
+        leaf, _ = split_chain(root / cred["cert"], tmp_path)
         ok = openssl("verify", "-purpose", "sslclient", "-auth_level", "2", "-CAfile", ca, leaf).returncode == 0
         assert ok == (cred["expected"]["require"] == "ACCEPTED"), name
 

@@ -14,21 +14,6 @@ POLICY = "/ManageSoftDL/Policies/device-0001.npl"
 NAME = "beacon-a.mtls-harness.test"
 
 
-@pytest.fixture
-def servers(pki, manifest, diag):
-    from real_servers import ServerFactory
-    factory = ServerFactory(pki, manifest)
-    wrapped = factory.start
-
-    def start(*args, **kwargs):
-        server = wrapped(*args, **kwargs)
-        diag.add(server.diagnostics)
-        return server
-
-    factory.start = start
-    yield factory
-    factory.close()
-
 
 def curl_from(source, server):
     p = subprocess.run(["curl", "-sS", "-k", "--max-time", "15", "--interface", source, "-o", "/dev/null",
