@@ -269,10 +269,12 @@ json run_audit(const AuditOptions& o) {
     entries.push_back(std::move(e));
   }
   json duplicates = json::array();
-  for (const auto& [fp, n] : copies) {
+  for (const auto& copy : copies) {
+    const std::string& fp = copy.first;  // (clang 14 cannot capture a structured binding)
+    const int n = copy.second;
     if (n < 2) continue;
     const auto it = std::find_if(entries.begin(), entries.end(),
-                                 [&](const json& e) { return e["sha256"] == fp; });
+                                 [&fp](const json& e) { return e["sha256"] == fp; });
     duplicates.push_back(
         {{"sha256", fp},
          {"devices", n},
