@@ -1,6 +1,8 @@
 // fleet.cpp: see fleet.hpp.
 #include "agent/fleet.hpp"
 
+#include <algorithm>
+
 #include "agent/multi.hpp"
 
 #include "core/files.hpp"
@@ -25,6 +27,9 @@ void drive(std::vector<std::unique_ptr<Device>>& devices, std::size_t max_in_fli
     return multi.in_flight() < max_in_flight && !stopping() && Clock::now() >= next_start;
   };
   while (remaining() || multi.in_flight() > 0) {
+    // Whether the rate let this pass start something: only then does "nothing started and
+    // nothing in flight" mean the devices are stalled (a slow pass may cross next_start later).
+    const bool rate_allowed = Clock::now() >= next_start;
     // Start what the devices are ready to do, up to the cap (and the rate, if any).
     for (std::size_t k = 0; k < devices.size() && may_start(); ++k) {
       const std::size_t i = (cursor + k) % devices.size();
@@ -39,9 +44,11 @@ void drive(std::vector<std::unique_ptr<Device>>& devices, std::size_t max_in_fli
     auto wait = std::chrono::milliseconds(100);
     if (multi.in_flight() == 0) {
       if (!remaining()) break;
-      if (Clock::now() >= next_start)
+      if (rate_allowed && !stopping())
         throw HarnessError("simulated devices stalled with nothing in flight");
-      wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_start - Clock::now()) +
+      wait = std::max(
+                 std::chrono::milliseconds(0),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(next_start - Clock::now())) +
              std::chrono::milliseconds(1);  // paced: wait for the next start
     }
     for (auto& f : multi.step(wait)) {
