@@ -223,11 +223,13 @@ json run_audit(const AuditOptions& o) {
     throw InputError("no device certificate in the given paths (PEM, DER or PKCS#12 files)");
   // Each distinct certificate (with the chain its file ships) is decided once.
   std::map<std::string, std::size_t> first_of;
-  std::vector<std::size_t> distinct;
+  std::vector<std::size_t> distinct, decision_of(devices.size());  // device -> its decision
   for (std::size_t i = 0; i < devices.size(); ++i) {
     std::string key = devices[i].fingerprint;
     for (const auto& c : devices[i].chain) key += "|" + fingerprint(c);
-    if (first_of.emplace(key, distinct.size()).second) distinct.push_back(i);
+    const auto [it, added] = first_of.emplace(key, distinct.size());
+    if (added) distinct.push_back(i);
+    decision_of[i] = it->second;
   }
   const double inventory_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -249,9 +251,7 @@ json run_audit(const AuditOptions& o) {
   int accepted_now = 0, locked_now = 0, locked_at = 0, expiring = 0;
   json locked_out = json::array();
   for (std::size_t i = 0; i < devices.size(); ++i) {
-    std::string key = devices[i].fingerprint;
-    for (const auto& c : devices[i].chain) key += "|" + fingerprint(c);
-    json e = decided[first_of.at(key)];
+    json e = decided[decision_of[i]];
     e["device"] = devices[i].source;
     e["copies"] = copies[devices[i].fingerprint];
     e["accepted_now"] = e["reasons_now"].empty();
