@@ -222,6 +222,44 @@ std::optional<std::string> expected_digest(const RequestSpec& spec, const AgentO
   return it->second;
 }
 
+// The renegotiation door on one connection: an unprotected request first, then the operation's,
+// refusing any renegotiation the beacon asks for.
+RequestResult renegotiation_step(const Url& target, const AgentOptions& o, const RequestSpec& spec,
+                                 const std::string& path, const std::string& body,
+                                 Transfer::Observation& obs, long& local_port,
+                                 nlohmann::json& detail) {
+  RequestResult r;
+  OsslConnection conn({.url = &target,
+                       .sni = sni_for(target),
+                       .options = &o,
+                       .tls12_only = true,
+                       .refuse_renegotiation = true},
+                      obs);
+  const bool opened = conn.open(r);
+  local_port = conn.local_port();
+  if (opened) {
+    const RequestSpec warm{.method = "GET", .path_template = o.entry.warmup_path};
+    const RequestResult w = exchange(
+        conn, obs, warm, http_request(warm, o.entry.warmup_path, target.authority(), "", true),
+        std::nullopt, "");
+    detail = {
+        {"warmup_path", o.entry.warmup_path},
+        {"warmup_http_status", w.evidence.http_status ? nlohmann::json(*w.evidence.http_status)
+                                                      : nlohmann::json(nullptr)},
+        {"renegotiation_refused_by_client", true}};
+    if (w.evidence.http_status) {
+      r = exchange(conn, obs, spec, http_request(spec, path, target.authority(), body, false),
+                   expected_digest(spec, o), body);
+    } else {
+      r = w;  // the connection did not even serve the unprotected path
+      detail["note"] = "the unprotected warm-up request got no answer";
+    }
+    conn.shutdown();
+  }
+
+  return r;
+}
+
 }  // namespace
 
 ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
@@ -301,35 +339,7 @@ ResultRecord run_side_door(const Operation& op, const std::string& beacon_url,
         }
       }
     } else {
-      // One connection: an unprotected request first, then the operation's, refusing any
-      // renegotiation the beacon asks for.
-      OsslConnection conn({.url = &*target,
-                           .sni = sni_for(*target),
-                           .options = &o,
-                           .tls12_only = true,
-                           .refuse_renegotiation = true},
-                          obs);
-      const bool opened = conn.open(r);
-      local_port = conn.local_port();
-      if (opened) {
-        const RequestSpec warm{.method = "GET", .path_template = o.entry.warmup_path};
-        const RequestResult w = exchange(
-            conn, obs, warm, http_request(warm, o.entry.warmup_path, target->authority(), "", true),
-            std::nullopt, "");
-        detail = {
-            {"warmup_path", o.entry.warmup_path},
-            {"warmup_http_status", w.evidence.http_status ? nlohmann::json(*w.evidence.http_status)
-                                                          : nlohmann::json(nullptr)},
-            {"renegotiation_refused_by_client", true}};
-        if (w.evidence.http_status) {
-          r = exchange(conn, obs, spec, http_request(spec, path, target->authority(), body, false),
-                       expected_digest(spec, o), body);
-        } else {
-          r = w;  // the connection did not even serve the unprotected path
-          detail["note"] = "the unprotected warm-up request got no answer";
-        }
-        conn.shutdown();
-      }
+      r = renegotiation_step(*target, o, spec, path, body, obs, local_port, detail);
     }
     if (local_port > 0) r.evidence.local_port = local_port;
     steps.push_back(step_json(spec, path, r));

@@ -21,9 +21,9 @@ namespace mtls::engine {
 
 struct Prepared {
   std::vector<Scenario> scenarios;
-  agent::Catalogue catalogue;
+  agent::Catalogue catalogue = agent::Catalogue::load_default();
   std::map<std::string, std::string> digests;  // catalogue content -> SHA-256 (our beacons)
-  EntryPaths entry_paths;
+  EntryPaths entry_paths = EntryPaths::load_default();
   // Credentials presented as given instead of from the PKI manifest (the name stays the manifest's
   // for its expectation), and the trust used for every beacon instead of the test server CA.
   std::map<std::string, agent::ClientCredential> credentials;

@@ -246,9 +246,8 @@ void survey(BeaconSpec& b, Prepared& prep, const std::vector<std::string>& resol
                          {"certificate_issuer", t.certificate_issuer}});
 }
 
-}  // namespace
-
-RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_out) {
+// Every probe option checked before anything is sent: one-line errors naming the flag.
+void validate(const ProbeOptions& p) {
   if (p.targets.empty())
     throw InputError("probe: give the beacons to probe (--target URL, or --targets FILE)");
   std::set<std::string> names;
@@ -296,31 +295,66 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
     throw InputError(
         "probe: give the distributed client credential (--cert/--key or --p12): it is "
         "the positive control every refusal is judged against");
+}
 
-  Prepared prep{{}, agent::Catalogue::load_default(), {}, EntryPaths::load_default(), {}, p.trust};
-  prep.resolve = p.resolve;
-  prep.source_address = o.source_address;
-  prep.vantage = o.vantage;
-  prep.timeout = std::chrono::milliseconds(static_cast<long>(p.timeout_s * 1000));
-  // The plain-HTTP door of a name given by --resolve resolves the same way.
+// Look-alikes of the distributed certificate (its names, not its signature) as credentials no
+// beacon may accept.
+void add_forged(Prepared& prep, Scenario& sc, const ForgedFolder& forged, const ProbeOptions& p) {
+  for (const auto& f : forged.make(p.credential)) {
+    pki::Credential c;
+    c.name = f.name;
+    c.cert = f.cert;
+    c.key = f.key;
+    c.defect = "forged-identity";
+    c.description = f.description;
+    c.expected = {{"require", Expectation::kRejected}, {"require_crl", Expectation::kRejected}};
+    prep.extra_credentials[f.name] = c;
+    agent::ClientCredential ac;
+    ac.name = f.name;
+    ac.cert = f.cert;
+    ac.key = f.key;
+    if (!p.dry_run) agent::preload(ac);
+    prep.credentials[f.name] = ac;
+    sc.credentials.push_back(f.name);
+  }
+}
+
+// The dry run: what the probe would send, check by check, and nothing sent.
+void print_dry_run(std::ostream& plan_out, const nlohmann::json& plan, const Scenario& sc,
+                   const ProbeOptions& p) {
+  std::size_t run = 0;
+  for (const auto& c : plan) run += c["skipped"].is_null();
+  plan_out << "probe plan (dry run: nothing is sent): " << p.targets.size() << " beacon(s), "
+           << sc.operations.size() << " operation(s), " << plan.size() << " checks ("
+           << plan.size() - run << " skipped), about " << run << " request(s) at most " << p.rate
+           << "/s (about " << static_cast<long>(std::ceil(run / p.rate)) << " s)"
+           << (p.allow_writes ? "; uploads ALLOWED: " + p.upload_path
+                              : "; GET only (no upload without --allow-writes)")
+           << "\n";
   for (const auto& t : p.targets) {
     const auto u = agent::parse_url(t);
-    if (const auto addr = agent::resolved_address(p.resolve, u->host, u->port);
-        addr && !agent::resolved_address(p.resolve, u->host, p.plain_http_port))
-      prep.resolve.push_back(u->host + ":" + std::to_string(p.plain_http_port) + ":" + *addr);
+    plan_out << "  beacon " << u->authority() << ": front door " << t << ", plain-http http://"
+             << agent::Url{"http", u->host, p.plain_http_port, ""}.authority()
+             << ", other TLS names: no SNI, the names in its certificate (read when the probe "
+                "runs), "
+             << kUnknownTlsName;
+    for (const auto& n : p.open_names) plan_out << ", " << n;
+    plan_out << ", resume from "
+             << (p.resume_from.empty() ? "(none given: --resume-from)" : p.resume_from) << "\n";
   }
-  Scenario sc;
-  sc.name = "probe";
-  sc.id = "probe/" + std::to_string(p.targets.size()) + "-beacons";
-  sc.control_credential = "valid";
-  sc.credentials = {"valid"};
-  sc.credentials.insert(sc.credentials.end(), kNegatives.begin(), kNegatives.end());
-  sc.entry_paths = agent::entry_path_names();
-  sc.side_door_credentials = {"none"};
-  // The surveys and the listing look-ups are connections too: they keep to the rate, and so does
-  // the first check after them.
-  const auto pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
-  auto next_connection = std::chrono::steady_clock::now();
+  for (const auto& c : plan)
+    plan_out << "  " << c["check_id"].get<std::string>() << "  expect "
+             << c["expected"].get<std::string>()
+             << (c["skipped"].is_null() ? "" : "  SKIPPED: " + c["skipped"].get<std::string>())
+             << "\n";
+}
+
+// The probe's operations: a GET of each --path (and of a file a listed folder offers the device),
+// and with --allow-writes a tiny test upload. Returns the GET operations' ids.
+std::vector<std::string> add_operations(Prepared& prep, Scenario& sc, const RunOptions& o,
+                                        const ProbeOptions& p, std::ostream& plan_out,
+                                        std::chrono::milliseconds pace,
+                                        std::chrono::steady_clock::time_point& next_connection) {
   std::vector<std::string> paths = p.paths;
   if (!p.dry_run)
     for (const auto& folder : p.paths) {
@@ -355,6 +389,40 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
                                   ", check {check})\n"}}});
     sc.operations.push_back("upload-test");
   }
+  return gets;
+}
+
+}  // namespace
+
+RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_out) {
+  validate(p);
+  Prepared prep;  // the built-in catalogue and entry paths
+  prep.trust = p.trust;
+  prep.resolve = p.resolve;
+  prep.source_address = o.source_address;
+  prep.vantage = o.vantage;
+  prep.timeout = std::chrono::milliseconds(static_cast<long>(p.timeout_s * 1000));
+  // The plain-HTTP door of a name given by --resolve resolves the same way.
+  for (const auto& t : p.targets) {
+    const auto u = agent::parse_url(t);
+    if (const auto addr = agent::resolved_address(p.resolve, u->host, u->port);
+        addr && !agent::resolved_address(p.resolve, u->host, p.plain_http_port))
+      prep.resolve.push_back(u->host + ":" + std::to_string(p.plain_http_port) + ":" + *addr);
+  }
+  Scenario sc;
+  sc.name = "probe";
+  sc.id = "probe/" + std::to_string(p.targets.size()) + "-beacons";
+  sc.control_credential = "valid";
+  sc.credentials = {"valid"};
+  sc.credentials.insert(sc.credentials.end(), kNegatives.begin(), kNegatives.end());
+  sc.entry_paths = agent::entry_path_names();
+  sc.side_door_credentials = {"none"};
+  // The surveys and the listing look-ups are connections too: they keep to the rate, and so does
+  // the first check after them.
+  const auto pace = std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / p.rate)));
+  auto next_connection = std::chrono::steady_clock::now();
+  const std::vector<std::string> gets =
+      add_operations(prep, sc, o, p, plan_out, pace, next_connection);
   for (const auto& t : p.targets) {
     BeaconSpec b;
     b.name = agent::parse_url(t)->authority();
@@ -387,55 +455,14 @@ RunResult probe(const RunOptions& o, const ProbeOptions& p, std::ostream& plan_o
   // Look-alikes of the distributed certificate (its names, not its signature): made for this run
   // in a private temporary folder, removed when the probe ends.
   const ForgedFolder forged(p.dry_run);
-  for (const auto& f : forged.make(p.credential)) {
-    pki::Credential c;
-    c.name = f.name;
-    c.cert = f.cert;
-    c.key = f.key;
-    c.defect = "forged-identity";
-    c.description = f.description;
-    c.expected = {{"require", Expectation::kRejected}, {"require_crl", Expectation::kRejected}};
-    prep.extra_credentials[f.name] = c;
-    agent::ClientCredential ac;
-    ac.name = f.name;
-    ac.cert = f.cert;
-    ac.key = f.key;
-    if (!p.dry_run) agent::preload(ac);
-    prep.credentials[f.name] = ac;
-    sc.credentials.push_back(f.name);
-  }
+  add_forged(prep, sc, forged, p);
 
   RunOptions ro = o;
   ro.pace = pace;
   if (p.dry_run) {
     sc.file = "(probe)";
     prep.scenarios.push_back(sc);
-    const auto plan = plan_prepared(ro, prep);
-    std::size_t run = 0;
-    for (const auto& c : plan) run += c["skipped"].is_null();
-    plan_out << "probe plan (dry run: nothing is sent): " << p.targets.size() << " beacon(s), "
-             << sc.operations.size() << " operation(s), " << plan.size() << " checks ("
-             << plan.size() - run << " skipped), about " << run << " request(s) at most " << p.rate
-             << "/s (about " << static_cast<long>(std::ceil(run / p.rate)) << " s)"
-             << (p.allow_writes ? "; uploads ALLOWED: " + p.upload_path
-                                : "; GET only (no upload without --allow-writes)")
-             << "\n";
-    for (const auto& t : p.targets) {
-      const auto u = agent::parse_url(t);
-      plan_out << "  beacon " << u->authority() << ": front door " << t << ", plain-http http://"
-               << agent::Url{"http", u->host, p.plain_http_port, ""}.authority()
-               << ", other TLS names: no SNI, the names in its certificate (read when the probe "
-                  "runs), "
-               << kUnknownTlsName;
-      for (const auto& n : p.open_names) plan_out << ", " << n;
-      plan_out << ", resume from "
-               << (p.resume_from.empty() ? "(none given: --resume-from)" : p.resume_from) << "\n";
-    }
-    for (const auto& c : plan)
-      plan_out << "  " << c["check_id"].get<std::string>() << "  expect "
-               << c["expected"].get<std::string>()
-               << (c["skipped"].is_null() ? "" : "  SKIPPED: " + c["skipped"].get<std::string>())
-               << "\n";
+    print_dry_run(plan_out, plan_prepared(ro, prep), sc, p);
     return {};
   }
   std::this_thread::sleep_until(next_connection);

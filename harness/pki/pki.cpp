@@ -27,13 +27,13 @@
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/timefmt.hpp"
+#include "pki/issuer.hpp"
 #include "pki/manifest.hpp"
 #include "pki/p12.hpp"
 #include "pki/pem.hpp"
 
 namespace mtls::pki {
 namespace fs = std::filesystem;
-using Clock = std::chrono::system_clock;
 using json = nlohmann::json;
 
 std::optional<KeyType> key_type_from_string(std::string_view s) {
@@ -64,94 +64,7 @@ std::string ed25519_refusal() {
 
 namespace {
 
-constexpr const char* kHash = "SHA-256";
-constexpr auto kDay = std::chrono::hours(24);
 constexpr auto kCrlLifetime = std::chrono::seconds(30 * 24 * 3600);
-
-// An issued certificate together with its key.
-struct Issued {
-  Botan::X509_Certificate cert;
-  std::unique_ptr<Botan::Private_Key> key;
-};
-
-std::unique_ptr<Botan::RandomNumberGenerator> make_rng(const std::optional<std::uint64_t>& seed) {
-  if (!seed) return std::make_unique<Botan::System_RNG>();
-  auto h = Botan::HashFunction::create_or_throw("SHA-256");
-  h->update("mtls-harness pki seed " + std::to_string(*seed));
-  return std::make_unique<Botan::ChaCha_RNG>(h->final());
-}
-
-Botan::X509_Cert_Options options(const std::string& cn, Clock::time_point not_before,
-                                 Clock::time_point not_after) {
-  Botan::X509_Cert_Options opts;
-  opts.common_name = cn;
-  opts.organization = "mtls-harness test PKI";
-  opts.country = "US";
-  opts.start = Botan::X509_Time(not_before);
-  opts.end = Botan::X509_Time(not_after);
-  return opts;
-}
-
-// Issues certificates with one key type and one RNG.
-class Issuer {
- public:
-  Issuer(KeyType type, Botan::RandomNumberGenerator& rng) : type_(type), rng_(rng) {}
-
-  std::unique_ptr<Botan::Private_Key> key() const { return key_of(type_); }
-  std::unique_ptr<Botan::Private_Key> key_of(KeyType t) const {
-    if (t == KeyType::kRsa2048) return std::make_unique<Botan::RSA_PrivateKey>(rng_, 2048);
-    return std::make_unique<Botan::ECDSA_PrivateKey>(rng_, Botan::EC_Group("secp256r1"));
-  }
-  std::unique_ptr<Botan::Private_Key> rsa1024() const {
-    return std::make_unique<Botan::RSA_PrivateKey>(rng_, 1024);
-  }
-
-  Issued self_signed(Botan::X509_Cert_Options opts, std::unique_ptr<Botan::Private_Key> key) const {
-    auto cert = Botan::X509::create_self_signed_cert(opts, *key, kHash, rng_);
-    return {std::move(cert), std::move(key)};
-  }
-
-  Issued root(const std::string& cn, Clock::time_point now) const {
-    auto opts = options(cn, now - 365 * kDay, now + 3650 * kDay);
-    opts.CA_key(1);  // basicConstraints CA:TRUE, pathlen 1; keyCertSign + cRLSign
-    return self_signed(opts, key());
-  }
-
-  Issued sign(const Issued& ca, Botan::X509_Cert_Options opts,
-              std::unique_ptr<Botan::Private_Key> key) const {
-    auto req = Botan::X509::create_cert_req(opts, *key, kHash, rng_);
-    Botan::X509_CA signer(ca.cert, *ca.key, kHash, rng_);
-    auto cert = signer.sign_request(req, rng_, opts.start, opts.end);
-    return {std::move(cert), std::move(key)};
-  }
-
-  Issued intermediate(const Issued& root, const std::string& cn, Clock::time_point now) const {
-    auto opts = options(cn, now - 365 * kDay, now + 1825 * kDay);
-    opts.CA_key(0);
-    return sign(root, opts, key());
-  }
-
-  Botan::RandomNumberGenerator& rng() const { return rng_; }
-
- private:
-  KeyType type_;
-  Botan::RandomNumberGenerator& rng_;
-};
-
-Botan::X509_Cert_Options client_options(const std::string& cn, Clock::time_point nb,
-                                        Clock::time_point na, const char* eku = "PKIX.ClientAuth") {
-  auto opts = options(cn, nb, na);
-  opts.constraints = Botan::Key_Constraints::DIGITAL_SIGNATURE;
-  opts.add_ex_constraint(eku);
-  return opts;
-}
-
-std::string password_from(Botan::RandomNumberGenerator& rng) {
-  static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-  std::string pw;
-  for (int i = 0; i < 24; ++i) pw += kAlphabet[rng.next_byte() % (sizeof kAlphabet - 1)];
-  return pw;
-}
 
 // Writes files and collects the manifest's "files" entries.
 class Writer {
@@ -451,30 +364,11 @@ void write_manifest(const InitOptions& o, Clock::time_point now, const Writer& w
 
 }  // namespace
 
-void init(const InitOptions& o) {
-  check_out_dir(o);
-  auto rng_holder = make_rng(o.seed);
-  Botan::RandomNumberGenerator& rng = *rng_holder;
-  const Clock::time_point now = o.now.value_or(Clock::now());
-  const Issuer is(o.key_type, rng);
-  Writer w(o.out);
+namespace {
 
-  // --- the hierarchies -----------------------------------------------------------------------
-  const Issued client_root = is.root("mtls-harness Client Root CA", now);
-  const Issued client_issuing = is.intermediate(client_root, "mtls-harness Client Issuing CA", now);
-  const Issued server_ca = is.root("mtls-harness Server CA", now);
-  const Issued other_ca = is.root("Unrelated Other CA", now);
-  w.certs("ca/client-root.pem", {client_root.cert}, "client-root-ca");
-  w.key("ca/client-root.key", *client_root.key, "client-root-ca-key");
-  w.certs("ca/client-issuing.pem", {client_issuing.cert}, "client-issuing-ca");
-  w.key("ca/client-issuing.key", *client_issuing.key, "client-issuing-ca-key");
-  w.certs("ca/client-ca-bundle.pem", {client_issuing.cert, client_root.cert}, "client-ca-bundle");
-  w.certs("ca/server-ca.pem", {server_ca.cert}, "server-ca");
-  w.key("ca/server-ca.key", *server_ca.key, "server-ca-key");
-  w.certs("ca/other-ca.pem", {other_ca.cert}, "untrusted-ca");
-  w.key("ca/other-ca.key", *other_ca.key, "untrusted-ca-key");
-
-  // --- beacons: issued by the server CA --------------------------------------------------------
+// The beacons' certificates, issued by the server CA (beacon-revoked listed in its CRL, which
+// agents that check revocation must honour). Returns the manifest's "beacons" block.
+json issue_beacons(Writer& w, const Issuer& is, const Issued& server_ca, Clock::time_point now) {
   json beacons = json::object();
   std::optional<Botan::X509_Certificate> revoked_beacon;
   for (const std::string name : {"beacon-a", "beacon-b", "beacon-revoked"}) {
@@ -496,22 +390,24 @@ void init(const InitOptions& o) {
                      {"revoked", revoked}};
   }
   // The server CA's CRL: agents that check revocation must refuse beacon-revoked.
-  Botan::X509_CA server_signer(server_ca.cert, *server_ca.key, kHash, rng);
+  Botan::X509_CA server_signer(server_ca.cert, *server_ca.key, kHash, is.rng());
   w.crls("ca/server-crl.pem",
          {server_signer.update_crl(
-             server_signer.new_crl(rng, now, kCrlLifetime),
-             {revocation_entry(*revoked_beacon, Botan::CRL_Code::KEY_COMPROMISE, now)}, rng, now,
-             kCrlLifetime)},
+             server_signer.new_crl(is.rng(), now, kCrlLifetime),
+             {revocation_entry(*revoked_beacon, Botan::CRL_Code::KEY_COMPROMISE, now)}, is.rng(),
+             now, kCrlLifetime)},
          "server-crl");
+  return beacons;
+}
 
-  // --- client credentials ----------------------------------------------------------------------
-  if (o.trust_model == TrustModel::kPinnedSelfSigned) {
-    const json creds = pinned_credentials(w, is, other_ca, server_ca, now, o,
-                                          [](const json& d) { return expectations(d); });
-    write_manifest(o, now, w, beacons, creds, creds["valid"]["cert"], creds["valid"]["cert"],
-                   write_client_crls(w, is, client_root, client_issuing, std::nullopt, now));
-    return;
-  }
+// The client credentials of the CA model: the distributed certificate (PEM, DER and PKCS#12)
+// and one device per way a certificate can be wrong. Returns the manifest's "credentials" block;
+// `revoked` gets the certificate the issuing CA's CRL lists.
+json issue_ca_credentials(Writer& w, const Issuer& is, const Issued& client_issuing,
+                          const Issued& server_ca, const Issued& other_ca, Clock::time_point now,
+                          const InitOptions& o,
+                          std::optional<Botan::X509_Certificate>& revoked_cert) {
+  Botan::RandomNumberGenerator& rng = is.rng();
   json creds = json::object();
   auto add = [&](const std::string& name, const Issued& leaf,
                  std::vector<Botan::X509_Certificate> extra, const Botan::Private_Key& key_file,
@@ -608,9 +504,50 @@ void init(const InitOptions& o) {
   add("server-ca-issued", server_issued, {}, *server_issued.key, "chain",
       "clientAuth, issued by the server CA: trusted on the machine, but not for client "
       "authentication");
+  revoked_cert = revoked.cert;
+  return creds;
+}
 
+}  // namespace
+
+void init(const InitOptions& o) {
+  check_out_dir(o);
+  auto rng_holder = make_rng(o.seed);
+  Botan::RandomNumberGenerator& rng = *rng_holder;
+  const Clock::time_point now = o.now.value_or(Clock::now());
+  const Issuer is(o.key_type, rng);
+  Writer w(o.out);
+
+  // --- the hierarchies -----------------------------------------------------------------------
+  const Issued client_root = is.root("mtls-harness Client Root CA", now);
+  const Issued client_issuing = is.intermediate(client_root, "mtls-harness Client Issuing CA", now);
+  const Issued server_ca = is.root("mtls-harness Server CA", now);
+  const Issued other_ca = is.root("Unrelated Other CA", now);
+  w.certs("ca/client-root.pem", {client_root.cert}, "client-root-ca");
+  w.key("ca/client-root.key", *client_root.key, "client-root-ca-key");
+  w.certs("ca/client-issuing.pem", {client_issuing.cert}, "client-issuing-ca");
+  w.key("ca/client-issuing.key", *client_issuing.key, "client-issuing-ca-key");
+  w.certs("ca/client-ca-bundle.pem", {client_issuing.cert, client_root.cert}, "client-ca-bundle");
+  w.certs("ca/server-ca.pem", {server_ca.cert}, "server-ca");
+  w.key("ca/server-ca.key", *server_ca.key, "server-ca-key");
+  w.certs("ca/other-ca.pem", {other_ca.cert}, "untrusted-ca");
+  w.key("ca/other-ca.key", *other_ca.key, "untrusted-ca-key");
+
+  const json beacons = issue_beacons(w, is, server_ca, now);
+
+  // --- client credentials ----------------------------------------------------------------------
+  if (o.trust_model == TrustModel::kPinnedSelfSigned) {
+    const json creds = pinned_credentials(w, is, other_ca, server_ca, now, o,
+                                          [](const json& d) { return expectations(d); });
+    write_manifest(o, now, w, beacons, creds, creds["valid"]["cert"], creds["valid"]["cert"],
+                   write_client_crls(w, is, client_root, client_issuing, std::nullopt, now));
+    return;
+  }
+  std::optional<Botan::X509_Certificate> revoked;
+  const json creds =
+      issue_ca_credentials(w, is, client_issuing, server_ca, other_ca, now, o, revoked);
   write_manifest(o, now, w, beacons, creds, "ca/client-root.pem", "ca/client-ca-bundle.pem",
-                 write_client_crls(w, is, client_root, client_issuing, revoked.cert, now));
+                 write_client_crls(w, is, client_root, client_issuing, revoked, now));
 }
 
 }  // namespace mtls::pki
