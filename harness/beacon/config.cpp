@@ -55,6 +55,8 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
   ListenerConfig l;
   l.name = y.str(node, "name", f + ".name", "", true);
   l.listen = y.str(node, "listen", f + ".listen", l.listen);
+  if (const std::string why = listen_problem(l.listen); !why.empty())
+    y.fail(node["listen"], f + ".listen", why);
   l.tls = y.boolean(node, "tls", f + ".tls", true);
   l.client_auth = client_auth_field(y, node, f + ".client_auth",
                                     l.tls ? ClientAuth::kRequire : ClientAuth::kIgnore);
@@ -115,6 +117,46 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
 
 }  // namespace
 
+std::string listen_problem(const std::string& listen) {
+  std::string host, port;
+  if (listen.starts_with("[")) {
+    const auto close = listen.find("]:");
+    if (close == std::string::npos) return "'" + listen + "': expected [V6ADDRESS]:PORT";
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return "'" + listen + "': expected HOST:PORT";
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return "'" + listen + "': '" + host + "' is not an IP address";
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
+    return "'" + listen + "': '" + port + "' is not a port number (0-65535)";
+  return "";
+}
+
+void check_beacon_config(const BeaconConfig& c) {
+  auto fail = [](const std::string& field, const std::string& what) {
+    throw InputError("field '" + field + "': " + what);
+  };
+  if (c.threads == 0 || c.threads > 256)
+    fail("threads", std::to_string(c.threads) + ": must be 1..256");
+  if (c.listeners.empty()) fail("listeners", "must be a non-empty list");
+  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+    const ListenerConfig& l = c.listeners[i];
+    const std::string f = "listeners[" + std::to_string(i) + "]";
+    if (const std::string why = listen_problem(l.listen); !why.empty()) fail(f + ".listen", why);
+    if (!l.tls && (!l.folders.empty() || l.client_auth != ClientAuth::kIgnore))
+      fail(f, "a plain-HTTP listener (tls: false) cannot ask for client certificates");
+    for (std::size_t j = 0; j < i; ++j)
+      if (c.listeners[j].name == l.name) fail(f + ".name", "'" + l.name + "' is used twice");
+  }
+}
+
 bool in_network(const std::string& address, const std::string& network) {
   boost::system::error_code ec;
   const auto a = boost::asio::ip::make_address(address, ec);
@@ -141,11 +183,10 @@ bool rejects_in_handshake(RejectMode m) {
   return m != RejectMode::kClose && m != RejectMode::kHttp403 && m != RejectMode::kHttp400;
 }
 
-static BeaconConfig load_beacon_config_fields(const fs::path& file) {
-  const YamlFields y(file);
-  const YAML::Node root = load_yaml_file(file);
-  if (!root.IsMap()) throw InputError(file.string() + ": a beacon config must be a YAML mapping");
-  const fs::path base = file.parent_path();
+BeaconConfig beacon_config_from_yaml(const YAML::Node& root, const fs::path& source,
+                                     const fs::path& base) {
+  const YamlFields y(source);
+  if (!root.IsMap()) throw InputError(source.string() + ": a beacon config must be a YAML mapping");
   y.only_keys(root, "",
               {"name", "identity", "pki", "content", "store", "uploads", "threads", "timeouts",
                "max_connections", "latency_ms", "failure", "listeners", "client_trust"});
@@ -170,6 +211,8 @@ static BeaconConfig load_beacon_config_fields(const fs::path& file) {
     c.upload_max_bytes = y.unsigned_int(up, "max_bytes", "uploads.max_bytes", c.upload_max_bytes);
   }
   c.threads = static_cast<unsigned>(y.unsigned_int(root, "threads", "threads", c.threads));
+  if (c.threads == 0 || c.threads > 256)
+    y.fail(root["threads"], "threads", std::to_string(c.threads) + ": must be 1..256");
   if (const YAML::Node t = y.map(root, "timeouts", "timeouts")) {
     y.only_keys(t, "timeouts", {"handshake_ms", "idle_ms"});
     c.handshake_timeout = std::chrono::milliseconds(
@@ -202,7 +245,9 @@ static BeaconConfig load_beacon_config_fields(const fs::path& file) {
 }
 
 BeaconConfig load_beacon_config(const fs::path& file) {
-  return guard_yaml(file, [&] { return load_beacon_config_fields(file); });
+  return guard_yaml(file, [&] {
+    return beacon_config_from_yaml(load_yaml_file(file), file, file.parent_path());
+  });
 }
 
 }  // namespace mtls::beacon

@@ -4,6 +4,8 @@
 // with several listeners from a YAML file (docs/beacon.md).
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -97,7 +99,22 @@ struct BeaconConfig {
   std::string failure = "503";           // "503" or "reset"
 };
 
-// Reads a beacon YAML file (docs/beacon.md); errors name the file, line and field.
+// The one validator of beacon settings. A YAML file and the `beacon` command's flags (which the CLI
+// turns into the same YAML, `source` "command line") go through it; errors name the source, line
+// and field ("listeners[0].listen"), never a flag: the CLI maps fields to its flags. Relative paths
+// are taken from `base`.
+BeaconConfig beacon_config_from_yaml(const YAML::Node& root, const std::filesystem::path& source,
+                                     const std::filesystem::path& base);
+
+// Reads a beacon YAML file (docs/beacon.md) through beacon_config_from_yaml.
 BeaconConfig load_beacon_config(const std::filesystem::path& file);
+
+// Why a listen address is not "HOST:PORT" or "[V6]:PORT" with HOST an IP address or localhost
+// and PORT 0..65535 ("" when it is).
+std::string listen_problem(const std::string& listen);
+
+// The same rules for a BeaconConfig built in code (bench, tests): throws InputError naming the
+// field ("field 'threads': must be 1..256").
+void check_beacon_config(const BeaconConfig& c);
 
 }  // namespace mtls::beacon

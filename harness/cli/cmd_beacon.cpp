@@ -49,6 +49,51 @@ struct BeaconArgs {
   std::optional<unsigned> threads;
 };
 
+// The fields of the one beacon-settings validator (beacon/config.hpp) that the flags set.
+constexpr std::pair<const char*, const char*> kFlagOfField[] = {
+    {"listeners[0].listen", "--listen"},
+    {"listeners[0].client_auth", "--client-auth"},
+    {"listeners[0].reject", "--reject"},
+    {"listeners[0].revocation", "--revocation"},
+    {"listeners[0].min_tls", "--min-tls"},
+    {"listeners[1].listen", "--plain-http"},
+    {"threads", "--threads"}};
+
+// An error of the validator in the flags' terms: "command line: field 'listeners[0].reject': ..."
+// becomes "--reject: ...".
+std::string in_flag_terms(std::string what) {
+  if (what.starts_with("command line: ")) what.erase(0, 14);
+  for (const auto& [field, flag] : kFlagOfField)
+    if (const std::string f = "field '" + std::string(field) + "'"; what.starts_with(f))
+      return flag + what.substr(f.size());
+  return what;
+}
+
+// The listener flags as the YAML the validator reads: the same rules, the same errors.
+mtls::beacon::BeaconConfig config_from_flags(const BeaconArgs& a) {
+  YAML::Node root, tls, plain;
+  tls["name"] = "https";
+  tls["listen"] = a.listen;
+  tls["client_auth"] = a.client_auth;
+  tls["reject"] = a.reject;
+  tls["revocation"] = a.revocation;
+  tls["min_tls"] = a.min_tls;
+  root["listeners"].push_back(tls);
+  if (!a.plain_http.empty()) {
+    plain["name"] = "plain-http";
+    plain["listen"] = a.plain_http;
+    plain["tls"] = false;
+    plain["client_auth"] = "ignore";
+    root["listeners"].push_back(plain);
+  }
+  if (a.threads) root["threads"] = *a.threads;
+  try {
+    return mtls::beacon::beacon_config_from_yaml(root, "command line", fs::current_path());
+  } catch (const mtls::InputError& e) {
+    throw mtls::InputError(in_flag_terms(e.what()));
+  }
+}
+
 // The beacon's configuration: from --config (several listeners), or from the listener flags.
 mtls::beacon::BeaconConfig beacon_config(BeaconArgs a, const CLI::App& cmd) {
   using namespace mtls::beacon;
@@ -68,35 +113,12 @@ mtls::beacon::BeaconConfig beacon_config(BeaconArgs a, const CLI::App& cmd) {
       throw mtls::InputError(a.config_file.string() + ": no 'pki' folder (or give --pki)");
     if (cfg.content_dir.empty()) cfg.content_dir = mtls::fixtures_dir() / "content";
   } else {
-    ListenerConfig l;
-    l.listen = a.listen;
-    auto mode = client_auth_from_string(a.client_auth);
-    if (!mode)
-      throw mtls::InputError("--client-auth " + a.client_auth +
-                             ": expected ignore, request or require");
-    l.client_auth = *mode;
-    auto reject = reject_mode_from_string(a.reject);
-    if (!reject)
-      throw mtls::InputError(
-          "--reject " + a.reject +
-          ": expected alert:handshake_failure, alert:certificate_required, alert:access_denied, "
-          "alert:bad_certificate, close, http:403 or http:400");
-    l.reject = *reject;
-    if (a.revocation != "off" && a.revocation != "crl")
-      throw mtls::InputError("--revocation " + a.revocation + ": expected off or crl");
-    l.crl = a.revocation == "crl";
-    if (a.min_tls != "1.0" && a.min_tls != "1.1" && a.min_tls != "1.2")
-      throw mtls::InputError("--min-tls " + a.min_tls + ": expected 1.0, 1.1 or 1.2");
-    l.min_tls = a.min_tls;
-    cfg.listeners.push_back(l);
-    if (!a.plain_http.empty()) {
-      ListenerConfig plain;
-      plain.name = "plain-http";
-      plain.listen = a.plain_http;
-      plain.tls = false;
-      plain.client_auth = ClientAuth::kIgnore;
-      cfg.listeners.push_back(plain);
-    }
+    const auto ready = cfg.ready_file, log = cfg.log_file;
+    const std::string name = cfg.name;
+    cfg = config_from_flags(a);
+    cfg.name = name;
+    cfg.ready_file = ready;
+    cfg.log_file = log;
     cfg.content_dir = mtls::fixtures_dir() / "content";
   }
   if (a.pki) cfg.pki_dir = *a.pki;
@@ -108,7 +130,6 @@ mtls::beacon::BeaconConfig beacon_config(BeaconArgs a, const CLI::App& cmd) {
   }
   if (a.content) cfg.content_dir = *a.content;
   if (a.store) cfg.store_dir = *a.store;
-  if (a.threads) cfg.threads = *a.threads;
   if (cfg.pki_dir.empty())
     throw mtls::InputError("--pki is required (the folder written by 'pki init')");
   return cfg;
@@ -134,7 +155,16 @@ int cmd_beacon(const BeaconArgs& args, const CLI::App& cmd) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) return 0;  // the parent died before the request took effect
   }
-  mtls::beacon::Beacon beacon(cfg);
+  std::optional<mtls::beacon::Beacon> started;
+  try {
+    started.emplace(cfg);
+  } catch (const mtls::InputError& e) {
+    const std::string what = e.what();
+    if (!what.starts_with("field '")) throw;
+    throw mtls::InputError(args.config_file.empty() ? in_flag_terms(what)
+                                                    : args.config_file.string() + ": " + what);
+  }
+  mtls::beacon::Beacon& beacon = *started;
   const auto ready = beacon.start();
   std::cout << ready.dump() << std::endl;  // the ready signal for whoever started us
   for (const auto& l : ready["listeners"])

@@ -170,7 +170,9 @@ TEST_F(BeaconAgent, BusyPortIsAnInputError) {
     beacon::Beacon second(cfg);
     FAIL() << "second beacon bound a busy port";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("--listen"), std::string::npos) << e.what();
+    // The library names the field; the CLI maps it to --listen.
+    EXPECT_NE(std::string(e.what()).find("listeners[0].listen"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(a->port())), std::string::npos) << e.what();
   }
 }
 
