@@ -1,5 +1,6 @@
 // validate.cpp: see validate.hpp.
 #include "audit/validate.hpp"
+#include "pki/manifest.hpp"
 
 // OpenSSL's EC_KEY ECDSA verification runs without OpenSSL 3.0's provider look-ups (and their
 // locks); it is 4x as fast as Botan 2's for P-256. Only that one function is used from it.
@@ -224,10 +225,10 @@ json Validator::reasons(const Botan::X509_Certificate& leaf,
   try {
     key = leaf.load_subject_public_key();
   } catch (const std::exception&) {
-    add(out, "key-strength", "the public key does not decode");
+    add(out, pki::defect::kKeyStrength, "the public key does not decode");
   }
   if (key && key->estimated_strength() < 112)
-    add(out, "key-strength",
+    add(out, pki::defect::kKeyStrength,
         "EE certificate key too weak (" + key->algo_name() + " " +
             std::to_string(key->key_length()) + " bits)");
   if (!leaf.is_self_signed() && weak_hash(leaf))

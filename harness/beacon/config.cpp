@@ -26,12 +26,6 @@ constexpr NameTable<RejectMode, 7> kRejectNames{{
     {RejectMode::kHttp400, "http:400"},
 }};
 
-std::vector<std::string> reject_names() {
-  std::vector<std::string> out;
-  for (const auto& [_, n] : kRejectNames) out.emplace_back(n);
-  return out;
-}
-
 ClientAuth client_auth_field(const YamlFields& y, const YAML::Node& parent,
                              const std::string& field, ClientAuth fallback) {
   const std::string v = y.str(parent, "client_auth", field, std::string(to_string(fallback)));
@@ -61,7 +55,7 @@ ListenerConfig listener_from(const YamlFields& y, const YAML::Node& node, const 
   l.client_auth = client_auth_field(y, node, f + ".client_auth",
                                     l.tls ? ClientAuth::kRequire : ClientAuth::kIgnore);
   const std::string reject = y.str(node, "reject", f + ".reject", "alert:handshake_failure");
-  y.one_of(node["reject"] ? node["reject"] : node, f + ".reject", reject, reject_names());
+  y.one_of(node["reject"] ? node["reject"] : node, f + ".reject", reject, reject_mode_names());
   l.reject = *reject_mode_from_string(reject);
   const std::string rev = y.str(node, "revocation", f + ".revocation", "off");
   y.one_of(node["revocation"] ? node["revocation"] : node, f + ".revocation", rev, {"off", "crl"});
@@ -179,6 +173,12 @@ std::string_view to_string(RejectMode m) {
   return name_of(kRejectNames, m, "alert:handshake_failure");
 }
 
+std::vector<std::string> reject_mode_names() {
+  std::vector<std::string> out;
+  for (const auto& [_, n] : kRejectNames) out.emplace_back(n);
+  return out;
+}
+
 bool rejects_in_handshake(RejectMode m) {
   return m != RejectMode::kClose && m != RejectMode::kHttp403 && m != RejectMode::kHttp400;
 }
@@ -189,7 +189,7 @@ BeaconConfig beacon_config_from_yaml(const YAML::Node& root, const fs::path& sou
   if (!root.IsMap()) throw InputError(source.string() + ": a beacon config must be a YAML mapping");
   y.only_keys(root, "",
               {"name", "identity", "pki", "content", "store", "uploads", "threads", "timeouts",
-               "max_connections", "latency_ms", "failure", "listeners", "client_trust"});
+               "max_connections", "latency_ms", "failure", "listeners", "client_trust", "crypto"});
   BeaconConfig c;
   c.name = y.str(root, "name", "name", c.name);
   c.identity = y.str(root, "identity", "identity", "");
@@ -230,6 +230,9 @@ BeaconConfig beacon_config_from_yaml(const YAML::Node& root, const fs::path& sou
     c.failure = y.str(fl, "mode", "failure.mode", "503");
     y.one_of(fl["mode"] ? fl["mode"] : fl, "failure.mode", c.failure, {"503", "reset"});
   }
+  const std::string crypto = y.str(root, "crypto", "crypto", "openssl");
+  y.one_of(root["crypto"] ? root["crypto"] : root, "crypto", crypto, {"openssl", "botan"});
+  c.crypto = crypto == "botan" ? CryptoProvider::kBotan : CryptoProvider::kOpenssl;
   const YAML::Node listeners = root["listeners"];
   if (!listeners || !listeners.IsSequence() || listeners.size() == 0)
     y.fail(listeners ? listeners : root, "listeners", "must be a non-empty list");

@@ -1,38 +1,18 @@
 // cmd_beacon.cpp: `beacon`: one listener from the flags or several from --config, run until
 // SIGINT/SIGTERM.
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
-#include <thread>
-#include "agent/agent.hpp"
-#include "agent/fleet.hpp"
-#include "audit/audit.hpp"
 #include "beacon/beacon.hpp"
 #include "beacon/config.hpp"
 #include "cli/commands.hpp"
-#include "core/console.hpp"
 #include "core/files.hpp"
 #include "core/home.hpp"
-#include "core/interrupt.hpp"
-#include "core/process.hpp"
-#include "engine/beacon_process.hpp"
-#include "engine/engine.hpp"
-#include "engine/findings.hpp"
-#include "engine/probe.hpp"
-#include "load/loadgen.hpp"
-#include "pki/lint.hpp"
-#include "pki/manifest.hpp"
-#include "pki/pki.hpp"
-#include "report/render.hpp"
-#include "report/sign.hpp"
 
 namespace mtls::cli {
 namespace fs = std::filesystem;
@@ -42,12 +22,19 @@ namespace {
 struct BeaconArgs {
   mtls::beacon::BeaconConfig cfg;
   fs::path config_file;
-  std::string listen = "127.0.0.1:0", client_auth = "require", reject = "alert:handshake_failure",
-              revocation = "off", min_tls = "1.2", plain_http;
+  std::string listen = "127.0.0.1:0", client_auth = "require",
+              reject = mtls::beacon::reject_mode_names().front(), revocation = "off",
+              min_tls = "1.2", plain_http;
   std::optional<fs::path> pki, content, store, client_ca;
   std::vector<fs::path> crls;
   std::optional<unsigned> threads;
 };
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
 
 // The fields of the one beacon-settings validator (beacon/config.hpp) that the flags set.
 constexpr std::pair<const char*, const char*> kFlagOfField[] = {
@@ -197,10 +184,9 @@ void add_beacon(CLI::App& app, Store& store, std::vector<Command>& commands) {
                      "Address to listen on, host:port (default 127.0.0.1:0)");
   beacon->add_option("--client-auth", bargs.client_auth,
                      "ignore | request | require (default require)");
-  beacon->add_option(
-      "--reject", bargs.reject,
-      "How to refuse: alert:handshake_failure (default), alert:certificate_required,\n"
-      "alert:access_denied, alert:bad_certificate, close, http:403, http:400");
+  beacon->add_option("--reject", bargs.reject,
+                     "How to refuse (the first is the default):\n" +
+                         join_names(mtls::beacon::reject_mode_names()));
   beacon->add_option("--revocation", bargs.revocation,
                      "off (default) or crl: check the client CA's CRLs");
   beacon->add_option("--min-tls", bargs.min_tls, "Lowest TLS version: 1.2 (default), 1.1 or 1.0");

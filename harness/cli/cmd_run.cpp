@@ -1,38 +1,21 @@
 // cmd_run.cpp: `run` and `probe`: the flags they share (console, expiry warning, vantage point,
 // shard), and how a run's result is printed.
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
-#include <sstream>
 #include <thread>
 #include "agent/agent.hpp"
-#include "agent/fleet.hpp"
-#include "audit/audit.hpp"
-#include "beacon/beacon.hpp"
-#include "beacon/config.hpp"
 #include "cli/commands.hpp"
 #include "core/console.hpp"
 #include "core/files.hpp"
-#include "core/home.hpp"
 #include "core/interrupt.hpp"
 #include "core/process.hpp"
-#include "engine/beacon_process.hpp"
 #include "engine/engine.hpp"
-#include "engine/findings.hpp"
 #include "engine/probe.hpp"
-#include "load/loadgen.hpp"
-#include "pki/lint.hpp"
-#include "pki/manifest.hpp"
-#include "pki/pki.hpp"
 #include "report/render.hpp"
-#include "report/sign.hpp"
+#include "report/report.hpp"
 
 namespace mtls::cli {
 namespace fs = std::filesystem;

@@ -1,5 +1,6 @@
 // findings.cpp: see findings.hpp.
 #include "engine/findings.hpp"
+#include "pki/manifest.hpp"
 
 #include <algorithm>
 #include <map>
@@ -39,17 +40,20 @@ std::string remediation(FindingSeverity severity, const std::string& kind,
     return beacon +
            " does not check revocation: use short-lived client certificates, or enable CRL "
            "checking before relying on revocation";
-  if (defect == "no-certificate")
+  if (defect == pki::defect::kNoCertificate)
     return "require a client certificate on every binding of " + beacon;
-  if (defect == "chain") return "trust only the client CA for client authentication on " + beacon;
-  if (defect == "validity") return "reject certificates outside their validity period on " + beacon;
-  if (defect == "eku") return "require the clientAuth extended key usage on " + beacon;
-  if (defect == "revocation") return "enable revocation checking (CRL or OCSP) on " + beacon;
-  if (defect == "forged-identity")
+  if (defect == pki::defect::kChain)
+    return "trust only the client CA for client authentication on " + beacon;
+  if (defect == pki::defect::kValidity)
+    return "reject certificates outside their validity period on " + beacon;
+  if (defect == pki::defect::kEku) return "require the clientAuth extended key usage on " + beacon;
+  if (defect == pki::defect::kRevocation)
+    return "enable revocation checking (CRL or OCSP) on " + beacon;
+  if (defect == pki::defect::kForgedIdentity)
     return "verify the client certificate's signatures up to the trusted client CA on " + beacon +
            ": a certificate that only copies the device's names (issuer, subject, serial) must "
            "not get in (trust a CA by its key, never by its name)";
-  if (defect == "intermediate")
+  if (defect == pki::defect::kIntermediate)
     return "trust only the root on " + beacon + " and require devices to send their chain";
   return "require a valid client certificate on " + beacon;
 }
@@ -60,8 +64,8 @@ std::optional<FindingSeverity> severity_of(const ResultRecord& r) {
   if (r.verdict == Verdict::kFail && r.severity)
     return *r.severity == Severity::kExposure ? FindingSeverity::kExposure
                                               : FindingSeverity::kLockout;
-  if (r.verdict == Verdict::kPass && r.outcome == Outcome::kAccepted && r.defect == "revocation" &&
-      r.expected == Expectation::kAccepted)
+  if (r.verdict == Verdict::kPass && r.outcome == Outcome::kAccepted &&
+      r.defect == pki::defect::kRevocation && r.expected == Expectation::kAccepted)
     return FindingSeverity::kWarn;
   return std::nullopt;
 }
@@ -94,7 +98,7 @@ Finding new_group(const ResultRecord& r, FindingSeverity severity, const std::st
     f.title = "revoked certificate accepted by " + r.beacon;
   f.remediation = r.entry_path != "https" ? EntryPaths::fill(door.remediation, r.beacon, name)
                                           : remediation(severity, kind, r.beacon, defect);
-  if (defect == "forged-identity")
+  if (defect == pki::defect::kForgedIdentity)
     f.advisories = {"CWE-295 (improper certificate validation)",
                     "CWE-290 (authentication bypass by spoofing)"};
   else

@@ -33,7 +33,7 @@ agent::ClientCredential credential_for(const pki::Credential& c) {
 // Credentials curl/OpenSSL refuse to present (an RSA-1024 key below security level 2; a
 // certificate with another device's key): the protocol-level Botan client presents them.
 bool needs_botan_client(const pki::Credential& c) {
-  return c.defect == "key-strength" || c.defect == "key-match";
+  return c.defect == pki::defect::kKeyStrength || c.defect == pki::defect::kKeyMatch;
 }
 
 // A simulated beacon's first listener (its settings, when it has no listener list).

@@ -305,7 +305,7 @@ void add_forged(Prepared& prep, Scenario& sc, const ForgedFolder& forged, const 
     c.name = f.name;
     c.cert = f.cert;
     c.key = f.key;
-    c.defect = "forged-identity";
+    c.defect = pki::defect::kForgedIdentity;
     c.description = f.description;
     c.expected = {{"require", Expectation::kRejected}, {"require_crl", Expectation::kRejected}};
     prep.extra_credentials[f.name] = c;

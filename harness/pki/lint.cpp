@@ -2,6 +2,7 @@
 // leaf's own validity window (so an expired certificate fails "validity", not "chain"), without
 // revocation (that is "revocation"), for any usage (EKU is "eku").
 #include "pki/lint.hpp"
+#include "pki/manifest.hpp"
 
 #include <botan/certstor.h>
 #include <botan/hex.h>
@@ -140,8 +141,8 @@ LintFinding check_key_usage(const Botan::X509_Certificate& leaf) {
 
 LintFinding check_key_match(const Botan::X509_Certificate& leaf, const Botan::Private_Key& key) {
   if (key.subject_public_key() == leaf.load_subject_public_key()->subject_public_key())
-    return pass("key-match", "the private key belongs to the certificate");
-  return fail("key-match", "the private key does not belong to this certificate");
+    return pass(defect::kKeyMatch, "the private key belongs to the certificate");
+  return fail(defect::kKeyMatch, "the private key does not belong to this certificate");
 }
 
 LintFinding check_key_strength(const Botan::X509_Certificate& leaf) {
@@ -150,9 +151,9 @@ LintFinding check_key_strength(const Botan::X509_Certificate& leaf) {
   const std::size_t bits = pub->key_length();
   const std::string d = algo + " " + std::to_string(bits) + "-bit key";
   if ((algo == "RSA" && bits < 2048) || (algo == "ECDSA" && bits < 256) || algo == "DSA")
-    return fail("key-strength",
+    return fail(defect::kKeyStrength,
                 d + ": below the 112-bit security floor (RSA >= 2048, ECDSA >= P-256)");
-  return pass("key-strength", d);
+  return pass(defect::kKeyStrength, d);
 }
 
 LintFinding check_signature_hash(const Botan::X509_Certificate& leaf) {

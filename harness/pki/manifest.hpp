@@ -12,6 +12,20 @@
 
 namespace mtls::pki {
 
+// The property a credential breaks (Credential::defect), named as `pki lint` names its checks;
+// compared by these names across modules (plan, findings, audit), never by hand-typed strings.
+namespace defect {
+inline constexpr const char* kNoCertificate = "no-certificate";
+inline constexpr const char* kChain = "chain";
+inline constexpr const char* kValidity = "validity";
+inline constexpr const char* kEku = "eku";
+inline constexpr const char* kRevocation = "revocation";
+inline constexpr const char* kKeyMatch = "key-match";
+inline constexpr const char* kKeyStrength = "key-strength";
+inline constexpr const char* kIntermediate = "intermediate";
+inline constexpr const char* kForgedIdentity = "forged-identity";
+}  // namespace defect
+
 inline constexpr const char* kManifestName = "manifest.json";
 inline constexpr int kManifestFormat = 1;
 
