@@ -6,6 +6,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "beacon/openssl_crypto.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -30,6 +32,8 @@ enum class RejectMode {
 std::optional<RejectMode> reject_mode_from_string(std::string_view s);
 std::string_view to_string(RejectMode m);
 bool rejects_in_handshake(RejectMode m);
+// Every reject mode's name, in the name table's order (the default first).
+std::vector<std::string> reject_mode_names();
 
 // A folder (path prefix) whose client-auth mode differs from the listener's, enforced by
 // server-initiated renegotiation once the request line is seen (the IIS way).
@@ -97,6 +101,10 @@ struct BeaconConfig {
   std::chrono::milliseconds latency{0};  // added before every response (beacon selection tests)
   double failure_rate = 0.0;             // share of requests answered by `failure`
   std::string failure = "503";           // "503" or "reset"
+  // Who does the handshake's signatures and the client chain's signature checks: OpenSSL's
+  // libcrypto (faster; Botan stays the TLS stack and decides what OpenSSL does not support) or
+  // Botan itself.
+  CryptoProvider crypto = CryptoProvider::kOpenssl;
 };
 
 // The one validator of beacon settings. A YAML file and the `beacon` command's flags (which the CLI

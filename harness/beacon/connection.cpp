@@ -202,12 +202,26 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
     });
   }
 
-  // The beacon's signer is made once, not per handshake (handshake_crypto.hpp).
+  // On OpenSSL (crypto: openssl, openssl_crypto.hpp) where it supports the padding; else the
+  // beacon's Botan signer, made once, not per handshake (handshake_crypto.hpp).
   std::vector<uint8_t> tls_sign_message(const Botan::Private_Key& key,
                                         Botan::RandomNumberGenerator&, const std::string& emsa,
                                         Botan::Signature_Format format,
                                         const std::vector<uint8_t>& msg) override {
+    if (shared_.config.crypto == CryptoProvider::kOpenssl)
+      if (auto sig = shared_.openssl.sign(key, emsa, format == Botan::DER_SEQUENCE, msg))
+        return *std::move(sig);
     return shared_.signers.sign(key, emsa, format, msg);
+  }
+
+  // The client's CertificateVerify: on OpenSSL where it supports the padding, else Botan's.
+  bool tls_verify_message(const Botan::Public_Key& key, const std::string& emsa,
+                          Botan::Signature_Format format, const std::vector<uint8_t>& msg,
+                          const std::vector<uint8_t>& sig) override {
+    if (shared_.config.crypto == CryptoProvider::kOpenssl)
+      if (const auto ok = shared_.openssl.verify(key, emsa, format == Botan::DER_SEQUENCE, msg, sig))
+        return *ok;
+    return Botan::TLS::Callbacks::tls_verify_message(key, emsa, format, msg, sig);
   }
 
   void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,

@@ -36,7 +36,8 @@ using Path = std::vector<std::shared_ptr<const Botan::X509_Certificate>>;
 
 }  // namespace
 
-ClientChainValidator::ClientChainValidator(Botan::Certificate_Store& store) : store_(store) {
+ClientChainValidator::ClientChainValidator(Botan::Certificate_Store& store, OpensslCrypto* fast)
+    : store_(store), fast_(fast) {
   for (const auto& dn : store.all_subjects()) {
     for (const auto& cert : store.find_all_certs(dn, {})) {
       if (!cert->is_self_signed()) continue;
@@ -58,6 +59,36 @@ const ClientChainValidator::Anchor* ClientChainValidator::anchor_for(
   for (const auto& a : anchors_)
     if (a.cert.get() == &cert || *a.cert == cert) return &a;
   return nullptr;
+}
+
+std::pair<Certificate_Status_Code, std::size_t> ClientChainValidator::check_signature(
+    const Botan::X509_Certificate& cert, const Botan::X509_Certificate& issuer,
+    const Botan::Public_Key* anchor_key) const {
+  if (fast_ != nullptr) {
+    const std::vector<uint8_t>& spki = issuer.subject_public_key_info();
+    std::optional<std::size_t> strength;
+    if (anchor_key != nullptr) {
+      strength = anchor_key->estimated_strength();
+    } else {
+      std::lock_guard lock(strength_mu_);
+      if (auto it = strengths_.find(spki); it != strengths_.end()) strength = it->second;
+    }
+    if (strength) {
+      if (const auto ok = fast_->verify_certificate(cert, spki))
+        return {*ok ? Certificate_Status_Code::VERIFIED : Certificate_Status_Code::SIGNATURE_ERROR,
+                *strength};
+    }
+  }
+  std::unique_ptr<Botan::Public_Key> decoded;
+  const Botan::Public_Key& key =
+      anchor_key != nullptr ? *anchor_key : *(decoded = issuer.load_subject_public_key());
+  const std::size_t strength = key.estimated_strength();
+  if (fast_ != nullptr && anchor_key == nullptr) {  // next time, OpenSSL checks it
+    std::lock_guard lock(strength_mu_);
+    if (strengths_.size() >= 256) strengths_.clear();
+    strengths_[issuer.subject_public_key_info()] = strength;
+  }
+  return {cert.verify_signature(key), strength};
 }
 
 bool ClientChainValidator::quick_accepts(const std::vector<Botan::X509_Certificate>& chain,
@@ -111,13 +142,9 @@ bool ClientChainValidator::quick_accepts(const std::vector<Botan::X509_Certifica
       if (at_anchor) {  // verified once, when the store was loaded
         signature = anchor->self_signature;
         strength = anchor->strength;
-      } else {
-        // The issuer's key: the anchor's, decoded at load, or decoded now.
-        std::unique_ptr<Botan::Public_Key> decoded;
-        const Botan::Public_Key& key =
-            i + 2 == n ? *anchor->key : *(decoded = issuer.load_subject_public_key());
-        signature = cert.verify_signature(key);
-        strength = key.estimated_strength();
+      } else {  // the issuer's key: the anchor's, decoded at load, or the chain's
+        std::tie(signature, strength) =
+            check_signature(cert, issuer, i + 2 == n ? anchor->key.get() : nullptr);
       }
       if (signature != Certificate_Status_Code::VERIFIED) s.insert(signature);
       if (strength < restrictions.minimum_key_strength())

@@ -19,6 +19,8 @@
 #include <botan/tls_policy.h>
 #include <botan/x509path.h>
 
+#include "beacon/openssl_crypto.hpp"
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -48,7 +50,8 @@ class SignerPool {
 // Client chain validation against one trust store (which must outlive it and not change).
 class ClientChainValidator {
  public:
-  explicit ClientChainValidator(Botan::Certificate_Store& store);
+  // `fast`: checks the chain's signatures on OpenSSL where it supports them (null: Botan's).
+  explicit ClientChainValidator(Botan::Certificate_Store& store, OpensslCrypto* fast = nullptr);
 
   // What Botan's TLS::Callbacks::tls_verify_cert_chain does, with the quick path first: throws
   // TLS_Exception(BAD_CERTIFICATE, "Certificate validation failure: <Botan's reason>").
@@ -82,8 +85,17 @@ class ClientChainValidator {
   };
   const Anchor* anchor_for(const Botan::X509_Certificate& cert) const;
 
+  // The signature check of `cert` by `issuer` (its key decoded now unless `anchor_key`), and the
+  // issuer key's estimated strength.
+  std::pair<Botan::Certificate_Status_Code, std::size_t> check_signature(
+      const Botan::X509_Certificate& cert, const Botan::X509_Certificate& issuer,
+      const Botan::Public_Key* anchor_key) const;
+
   Botan::Certificate_Store& store_;
   std::vector<Anchor> anchors_;
+  OpensslCrypto* fast_;
+  mutable std::mutex strength_mu_;  // issuer keys' strengths, by SubjectPublicKeyInfo
+  mutable std::map<std::vector<uint8_t>, std::size_t> strengths_;
 };
 
 }  // namespace mtls::beacon

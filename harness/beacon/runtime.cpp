@@ -20,8 +20,9 @@ Shared::Shared(const BeaconConfig& c, const pki::Manifest& m)
     trust_plain = client_trust_store(m.client_ca, std::nullopt);
     trust_crl = client_trust_store(m.client_ca, m.client_crls);
   }
-  validator_plain = std::make_unique<ClientChainValidator>(*trust_plain);
-  validator_crl = std::make_unique<ClientChainValidator>(*trust_crl);
+  OpensslCrypto* fast = c.crypto == CryptoProvider::kOpenssl ? &openssl : nullptr;
+  validator_plain = std::make_unique<ClientChainValidator>(*trust_plain, fast);
+  validator_crl = std::make_unique<ClientChainValidator>(*trust_crl, fast);
   for (const auto& lc : c.listeners) {
     auto l = std::make_unique<ListenerRuntime>();
     l->config = lc;

@@ -1,37 +1,17 @@
 // cmd_bench.cpp: `bench`: handshake load over sockets against our beacon or --target URLs.
-#include <arpa/inet.h>
-#include <pthread.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <sstream>
-#include <thread>
 #include "agent/agent.hpp"
-#include "agent/fleet.hpp"
-#include "audit/audit.hpp"
-#include "beacon/beacon.hpp"
-#include "beacon/config.hpp"
 #include "cli/commands.hpp"
 #include "core/console.hpp"
 #include "core/files.hpp"
-#include "core/home.hpp"
-#include "core/interrupt.hpp"
-#include "core/process.hpp"
 #include "engine/beacon_process.hpp"
-#include "engine/engine.hpp"
-#include "engine/findings.hpp"
-#include "engine/probe.hpp"
 #include "load/loadgen.hpp"
-#include "pki/lint.hpp"
 #include "pki/manifest.hpp"
 #include "pki/pki.hpp"
-#include "report/render.hpp"
-#include "report/sign.hpp"
 
 namespace mtls::cli {
 namespace fs = std::filesystem;
@@ -49,8 +29,50 @@ struct BenchArgs {
   bool resume = false;
   std::string client = "openssl";
   std::string key_type = "ecdsa-p256";
+  std::string crypto = "openssl";
   fs::path out = "reports/bench";
 };
+
+// Our beacon on loopback, a server-only and an mTLS listener, with a fresh PKI under --out: the
+// targets of `modes` added to `o`.
+void start_own_beacon(const BenchArgs& a, const std::vector<std::string>& modes,
+                      mtls::load::LoadOptions& o,
+                      std::optional<mtls::engine::BeaconProcess>& beacon) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path work = fs::absolute(a.out / "work");
+  fs::remove_all(work, ec);
+  if (a.key_type == "ed25519") throw mtls::InputError(mtls::pki::ed25519_refusal());
+  const auto kt = mtls::pki::key_type_from_string(a.key_type);
+  if (!kt) throw mtls::InputError("--key-type " + a.key_type + ": expected ecdsa-p256 or rsa-2048");
+  if (a.crypto != "openssl" && a.crypto != "botan")
+    throw mtls::InputError("--crypto " + a.crypto + ": expected openssl or botan");
+  mtls::pki::init({.out = work / "pki", .key_type = *kt});
+  const auto m = mtls::pki::load_manifest(work / "pki");
+  const YAML::Node sim = YAML::Load(
+      "listeners: [{name: server-only, client_auth: ignore}, {name: mtls, client_auth: "
+      "require}]\n"
+      "max_connections: 100000\ntimeouts: {handshake_ms: 30000, idle_ms: 30000}\n"
+      "crypto: " +
+      a.crypto + "\n");
+  beacon.emplace(
+      mtls::self_executable(), "beacon-a",
+      mtls::engine::beacon_config_yaml(sim, "beacon-a", "beacon-a", work / "pki", work / "store"),
+      work / "beacon");
+  o.trust.ca_file = m.server_ca;
+  o.server_pid = beacon->pid();
+  for (const auto& l : beacon->ready()["listeners"]) {
+    const std::string name = l["name"];
+    if (std::find(modes.begin(), modes.end(), name) == modes.end()) continue;
+    mtls::agent::ClientCredential cred;
+    if (name == "mtls") {
+      cred.name = "valid";
+      cred.cert = m.credential("valid").cert;
+      cred.key = m.credential("valid").key;
+    }
+    o.targets.push_back({name, "https://127.0.0.1:" + std::to_string(l["port"].get<int>()), cred});
+  }
+}
 
 int cmd_bench(const BenchArgs& a) {
   namespace fs = std::filesystem;
@@ -83,36 +105,7 @@ int cmd_bench(const BenchArgs& a) {
     throw mtls::InputError("--out " + a.out.string() + ": cannot create (" + ec.message() + ")");
   std::optional<mtls::engine::BeaconProcess> beacon;
   if (a.targets.empty()) {  // our beacon, a server-only and an mTLS listener, on loopback
-    const fs::path work = fs::absolute(a.out / "work");
-    fs::remove_all(work, ec);
-    if (a.key_type == "ed25519") throw mtls::InputError(mtls::pki::ed25519_refusal());
-    const auto kt = mtls::pki::key_type_from_string(a.key_type);
-    if (!kt)
-      throw mtls::InputError("--key-type " + a.key_type + ": expected ecdsa-p256 or rsa-2048");
-    mtls::pki::init({.out = work / "pki", .key_type = *kt});
-    const auto m = mtls::pki::load_manifest(work / "pki");
-    const YAML::Node sim = YAML::Load(
-        "listeners: [{name: server-only, client_auth: ignore}, {name: mtls, client_auth: "
-        "require}]\n"
-        "max_connections: 100000\ntimeouts: {handshake_ms: 30000, idle_ms: 30000}\n");
-    beacon.emplace(
-        mtls::self_executable(), "beacon-a",
-        mtls::engine::beacon_config_yaml(sim, "beacon-a", "beacon-a", work / "pki", work / "store"),
-        work / "beacon");
-    o.trust.ca_file = m.server_ca;
-    o.server_pid = beacon->pid();
-    for (const auto& l : beacon->ready()["listeners"]) {
-      const std::string name = l["name"];
-      if (std::find(modes.begin(), modes.end(), name) == modes.end()) continue;
-      mtls::agent::ClientCredential cred;
-      if (name == "mtls") {
-        cred.name = "valid";
-        cred.cert = m.credential("valid").cert;
-        cred.key = m.credential("valid").key;
-      }
-      o.targets.push_back(
-          {name, "https://127.0.0.1:" + std::to_string(l["port"].get<int>()), cred});
-    }
+    start_own_beacon(a, modes, o, beacon);
   } else {  // the user's beacons: --mode applies the client certificate (mtls) or not
     if (!a.ca)
       throw mtls::InputError("--target needs --ca (the CA that issued the beacon's certificate)");
@@ -197,6 +190,9 @@ void add_bench(CLI::App& app, Store& store, std::vector<Command>& commands) {
   bench->add_flag("--resume", bench_args.resume, "Resume TLS sessions (shared session cache)");
   bench->add_option("--key-type", bench_args.key_type,
                     "Our beacon's PKI: ecdsa-p256 (default) or rsa-2048 (server and client keys)");
+  bench->add_option("--crypto", bench_args.crypto,
+                    "Our beacon's handshake public-key operations: openssl (default: OpenSSL's "
+                    "libcrypto\nfrom Botan's TLS callbacks) or botan (Botan 2's own)");
   bench->add_option(
       "--client", bench_args.client,
       "openssl (default: OpenSSL driven directly, one SSL_CTX per target, like\n"

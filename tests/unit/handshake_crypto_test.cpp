@@ -2,7 +2,8 @@
 // Botan's x509_path_validate rejects (differential: every catalogue credential, both trust
 // stores, several points in time, both key types; and hand-made chains that break one rule each),
 // must accept the valid one (or it would not be quick), and must reject with Botan's own message.
-// The signer pool's signatures must verify, also when several threads sign at once.
+// The signer pool's signatures must verify, also when several threads sign at once. The quick
+// path with OpenSSL checking the signatures (crypto: openssl) must agree with Botan the same way.
 #include <botan/ecdsa.h>
 #include <botan/pubkey.h>
 #include <botan/system_rng.h>
@@ -52,6 +53,8 @@ TEST_P(CatalogueDifferential, QuickPathAgreesWithBotanForEveryCredential) {
   for (const bool crl : {false, true}) {
     auto store = client_trust_store(m.client_ca, crl ? std::optional(m.client_crls) : std::nullopt);
     const ClientChainValidator v(*store);
+    OpensslCrypto ossl;  // the same rules with the chain's signatures checked by OpenSSL
+    const ClientChainValidator fast(*store, &ossl);
     ASSERT_EQ(v.anchors(), 1u);
     for (const auto& [name, cred] : m.credentials) {
       if (!cred.cert) continue;
@@ -64,6 +67,9 @@ TEST_P(CatalogueDifferential, QuickPathAgreesWithBotanForEveryCredential) {
         const bool botan = botan_accepts(chain, *store, crl, when);
         const bool quick = quick_accepts(v, chain, crl, when);
         EXPECT_EQ(quick, botan);
+        // Twice: the first time learns the issuer key's strength, the second checks on OpenSSL.
+        EXPECT_EQ(quick_accepts(fast, chain, crl, when), botan) << "OpenSSL, first";
+        EXPECT_EQ(quick_accepts(fast, chain, crl, when), botan) << "OpenSSL, second";
         ++compared;
         quick_accepted += quick ? 1 : 0;
       }
@@ -174,6 +180,8 @@ TEST(ClientChainValidator, HandMadeChainsAgreeWithBotan) {
   store.add_certificate(root.cert);
   store.add_certificate(strict_root.cert);
   const ClientChainValidator v(store);
+  OpensslCrypto ossl;
+  const ClientChainValidator fast(store, &ossl);  // crypto: openssl
   ASSERT_EQ(v.anchors(), 2u);
 
   std::vector<Case> cases = {
@@ -212,6 +220,8 @@ TEST(ClientChainValidator, HandMadeChainsAgreeWithBotan) {
     const bool botan = botan_accepts(c.chain, store, false, mk.now());
     ASSERT_EQ(botan, c.botan_should_accept) << "the case does not test what it says";
     EXPECT_EQ(quick_accepts(v, c.chain, false, mk.now()), botan);
+    for (int pass = 0; pass < 2; ++pass)  // learning the issuer key's strength, then OpenSSL
+      EXPECT_EQ(quick_accepts(fast, c.chain, false, mk.now()), botan) << "OpenSSL, pass " << pass;
   }
 }
 
