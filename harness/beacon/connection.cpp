@@ -219,7 +219,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public Botan
                           Botan::Signature_Format format, const std::vector<uint8_t>& msg,
                           const std::vector<uint8_t>& sig) override {
     if (shared_.config.crypto == CryptoProvider::kOpenssl)
-      if (const auto ok = shared_.openssl.verify(key, emsa, format == Botan::DER_SEQUENCE, msg, sig))
+      if (const auto ok =
+              shared_.openssl.verify(key, emsa, format == Botan::DER_SEQUENCE, msg, sig))
         return *ok;
     return Botan::TLS::Callbacks::tls_verify_message(key, emsa, format, msg, sig);
   }

@@ -89,7 +89,7 @@ bool verify_with(EVP_PKEY* key, const Padding& p, const uint8_t* msg, std::size_
 struct OpensslCrypto::Impl {
   std::mutex mu;
   std::map<const Botan::Private_Key*, Pkey> private_keys;  // the beacon's own (live as long)
-  std::map<std::vector<uint8_t>, Pkey> public_keys;         // by SubjectPublicKeyInfo DER
+  std::map<std::vector<uint8_t>, Pkey> public_keys;        // by SubjectPublicKeyInfo DER
 
   // A new reference to the converted key (the caller frees it), or null when OpenSSL refuses it.
   Pkey private_key(const Botan::Private_Key& key) {

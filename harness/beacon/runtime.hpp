@@ -62,7 +62,7 @@ struct Shared {
   std::unique_ptr<Botan::Certificate_Store_In_Memory> trust_plain, trust_crl;
   OpensslCrypto openssl;  // the handshake's public-key operations, unless crypto: botan
   std::unique_ptr<ClientChainValidator> validator_plain, validator_crl;
-  SignerPool signers;     // for identity.key (crypto: botan, or what OpenSSL does not support)
+  SignerPool signers;  // for identity.key (crypto: botan, or what OpenSSL does not support)
   std::map<std::string, std::unique_ptr<Botan::TLS::Session_Manager_In_Memory>> session_managers;
   std::map<std::string, Botan::SymmetricKey> ticket_keys;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners;

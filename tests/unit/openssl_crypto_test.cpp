@@ -86,7 +86,7 @@ TEST_P(Signatures, SameVerdictAsBotanOnGoodAndBadInputs) {
   }
   EXPECT_TRUE(*ossl.verify(*key, emsa, der, msg, *ours));
   EXPECT_FALSE(*ossl.verify(*other, emsa, der, msg, theirs));  // the wrong key
-  if (std::string(GetParam().emsa).starts_with("EMSA1")) {      // another curve
+  if (std::string(GetParam().emsa).starts_with("EMSA1")) {     // another curve
     const auto got = ossl.verify(*p384, emsa, true, msg, theirs);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(*got, botan_verifies(*p384, emsa, true, msg, theirs));
