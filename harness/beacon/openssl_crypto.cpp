@@ -1,13 +1,21 @@
 // openssl_crypto.cpp: see openssl_crypto.hpp.
 #include "beacon/openssl_crypto.hpp"
 
+// ECDSA goes through OpenSSL's EC_KEY functions: in OpenSSL 3.0 they skip the provider look-ups
+// (and their locks) that EVP does on every operation, which cost more than a P-256 verification.
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <botan/hash.h>
 #include <botan/oids.h>
 #include <botan/pkcs8.h>
 #include <botan/x509_key.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+
+#include <algorithm>
 
 namespace mtls::beacon {
 
@@ -19,7 +27,15 @@ struct PkeyFree {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
+struct EcKeyFree {
+  void operator()(EC_KEY* k) const { EC_KEY_free(k); }
+};
+struct EcSigFree {
+  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
+};
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using EcKey = std::unique_ptr<EC_KEY, EcKeyFree>;
+using EcSig = std::unique_ptr<ECDSA_SIG, EcSigFree>;
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
 constexpr std::size_t kMaxPublicKeys = 256;  // distinct client and CA keys kept converted
@@ -29,6 +45,7 @@ constexpr std::size_t kMaxPublicKeys = 256;  // distinct client and CA keys kept
 struct Padding {
   enum Kind { kEcdsa, kPkcs1, kPss } kind;
   const EVP_MD* md;
+  std::string hash;  // Botan's name of the digest
 };
 
 const EVP_MD* digest_named(const std::string& name) {
@@ -48,13 +65,13 @@ std::optional<Padding> padding_of(const std::string& emsa) {
   const std::string hash = args.substr(0, args.find(','));
   const EVP_MD* md = digest_named(hash);
   if (md == nullptr) return std::nullopt;
-  if (scheme == "EMSA1" && hash == args) return Padding{Padding::kEcdsa, md};
+  if (scheme == "EMSA1" && hash == args) return Padding{Padding::kEcdsa, md, hash};
   if ((scheme == "EMSA3" || scheme == "EMSA_PKCS1") && hash == args)
-    return Padding{Padding::kPkcs1, md};
+    return Padding{Padding::kPkcs1, md, hash};
   // PSS with MGF1 of the same hash and a salt as long as the digest: what TLS 1.2 uses.
   if (scheme == "PSSR" || scheme == "EMSA4") {
     const std::string salt = std::to_string(EVP_MD_get_size(md));
-    if (args == hash || args == hash + ",MGF1," + salt) return Padding{Padding::kPss, md};
+    if (args == hash || args == hash + ",MGF1," + salt) return Padding{Padding::kPss, md, hash};
   }
   return std::nullopt;
 }
@@ -73,6 +90,33 @@ bool set_padding(EVP_PKEY_CTX* pctx, const Padding& p) {
          EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, p.md) > 0;
 }
 
+std::vector<uint8_t> digest_of(const Padding& p, const uint8_t* msg, std::size_t len) {
+  const auto h = Botan::HashFunction::create_or_throw(p.hash);
+  h->update(msg, len);
+  const auto d = h->final();
+  return {d.begin(), d.end()};
+}
+
+// ECDSA on the EC_KEY path: the signature must be DER exactly (what EVP insists on too: another
+// encoding of the same numbers, or trailing bytes, is refused).
+bool ecdsa_verify(EC_KEY* key, const Padding& p, const uint8_t* msg, std::size_t msg_len,
+                  const uint8_t* sig, std::size_t sig_len) {
+  const unsigned char* q = sig;
+  EcSig s(d2i_ECDSA_SIG(nullptr, &q, static_cast<long>(sig_len)));
+  if (!s || q != sig + sig_len) return ERR_clear_error(), false;
+  unsigned char* der = nullptr;
+  const int der_len = i2d_ECDSA_SIG(s.get(), &der);
+  const bool canonical =
+      der_len == static_cast<int>(sig_len) && std::equal(sig, sig + sig_len, der);
+  OPENSSL_free(der);
+  if (!canonical) return false;
+  const auto digest = digest_of(p, msg, msg_len);
+  const bool ok =
+      ECDSA_do_verify(digest.data(), static_cast<int>(digest.size()), s.get(), key) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 bool verify_with(EVP_PKEY* key, const Padding& p, const uint8_t* msg, std::size_t msg_len,
                  const uint8_t* sig, std::size_t sig_len) {
   MdCtx ctx(EVP_MD_CTX_new());
@@ -84,43 +128,69 @@ bool verify_with(EVP_PKEY* key, const Padding& p, const uint8_t* msg, std::size_
   return ok;
 }
 
+// A key as OpenSSL holds it: EVP for every algorithm, and EC_KEY for ECDSA.
+struct OsslKey {
+  Pkey evp;
+  EcKey ec;  // null unless an EC key
+};
+
+std::shared_ptr<const OsslKey> keep(Pkey evp) {
+  if (!evp) return nullptr;
+  auto k = std::make_shared<OsslKey>();
+  if (EVP_PKEY_get_base_id(evp.get()) == EVP_PKEY_EC) k->ec.reset(EVP_PKEY_get1_EC_KEY(evp.get()));
+  k->evp = std::move(evp);
+  ERR_clear_error();
+  return k;
+}
+
 }  // namespace
 
 struct OpensslCrypto::Impl {
   std::mutex mu;
-  std::map<const Botan::Private_Key*, Pkey> private_keys;  // the beacon's own (live as long)
-  std::map<std::vector<uint8_t>, Pkey> public_keys;        // by SubjectPublicKeyInfo DER
+  // The beacon's own keys (they live as long as the beacon), and public keys by their
+  // SubjectPublicKeyInfo DER (bounded: emptied when full).
+  std::map<const Botan::Private_Key*, std::shared_ptr<const OsslKey>> private_keys;
+  std::map<std::vector<uint8_t>, std::shared_ptr<const OsslKey>> public_keys;
 
-  // A new reference to the converted key (the caller frees it), or null when OpenSSL refuses it.
-  Pkey private_key(const Botan::Private_Key& key) {
+  // Null when OpenSSL refuses the key.
+  std::shared_ptr<const OsslKey> private_key(const Botan::Private_Key& key) {
     std::lock_guard lock(mu);
-    auto& slot = private_keys[&key];
-    if (!slot) {
+    auto it = private_keys.find(&key);
+    if (it == private_keys.end()) {
       const Botan::secure_vector<uint8_t> der = Botan::PKCS8::BER_encode(key);
       const unsigned char* p = der.data();
-      slot.reset(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size())));
+      Pkey evp(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size())));
       ERR_clear_error();
-      if (!slot) return nullptr;
+      it = private_keys.emplace(&key, keep(std::move(evp))).first;
     }
-    EVP_PKEY_up_ref(slot.get());
-    return Pkey(slot.get());
+    return it->second;
   }
 
-  Pkey public_key(const std::vector<uint8_t>& spki) {
+  std::shared_ptr<const OsslKey> public_key(const std::vector<uint8_t>& spki) {
     std::lock_guard lock(mu);
     auto it = public_keys.find(spki);
     if (it == public_keys.end()) {
       if (public_keys.size() >= kMaxPublicKeys) public_keys.clear();
       const unsigned char* p = spki.data();
-      Pkey key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
+      Pkey evp(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
       ERR_clear_error();
-      if (!key || p != spki.data() + spki.size()) return nullptr;  // trailing bytes: not DER
-      it = public_keys.emplace(spki, std::move(key)).first;
+      if (evp && p != spki.data() + spki.size()) evp.reset();  // trailing bytes: not DER
+      it = public_keys.emplace(spki, keep(std::move(evp))).first;
     }
-    EVP_PKEY_up_ref(it->second.get());
-    return Pkey(it->second.get());
+    return it->second;
   }
 };
+
+namespace {
+
+bool verify_key(const OsslKey& key, const Padding& p, const uint8_t* msg, std::size_t msg_len,
+                const uint8_t* sig, std::size_t sig_len) {
+  if (p.kind == Padding::kEcdsa && key.ec)
+    return ecdsa_verify(key.ec.get(), p, msg, msg_len, sig, sig_len);
+  return verify_with(key.evp.get(), p, msg, msg_len, sig, sig_len);
+}
+
+}  // namespace
 
 OpensslCrypto::OpensslCrypto() : impl_(std::make_unique<Impl>()) {}
 OpensslCrypto::~OpensslCrypto() = default;
@@ -130,19 +200,29 @@ std::optional<std::vector<uint8_t>> OpensslCrypto::sign(const Botan::Private_Key
                                                         const std::vector<uint8_t>& msg) {
   const auto p = padding_of(emsa);
   if (!p || (p->kind == Padding::kEcdsa && !der)) return std::nullopt;
-  Pkey pkey = impl_->private_key(key);
-  if (!pkey || !key_fits(pkey.get(), p->kind)) return std::nullopt;
-  MdCtx ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  std::size_t len = 0;
+  const auto k = impl_->private_key(key);
+  if (!k || !key_fits(k->evp.get(), p->kind)) return std::nullopt;
   std::vector<uint8_t> sig;
-  bool ok = ctx && EVP_DigestSignInit(ctx.get(), &pctx, p->md, nullptr, pkey.get()) > 0 &&
-            set_padding(pctx, *p) &&
-            EVP_DigestSign(ctx.get(), nullptr, &len, msg.data(), msg.size()) > 0;
-  if (ok) {
-    sig.resize(len);
-    ok = EVP_DigestSign(ctx.get(), sig.data(), &len, msg.data(), msg.size()) > 0;
-    sig.resize(len);
+  bool ok = false;
+  if (p->kind == Padding::kEcdsa && k->ec) {
+    const auto digest = digest_of(*p, msg.data(), msg.size());
+    EcSig s(ECDSA_do_sign(digest.data(), static_cast<int>(digest.size()), k->ec.get()));
+    unsigned char* out = nullptr;
+    const int len = s ? i2d_ECDSA_SIG(s.get(), &out) : -1;
+    if (len > 0) sig.assign(out, out + len), ok = true;
+    OPENSSL_free(out);
+  } else {
+    MdCtx ctx(EVP_MD_CTX_new());
+    EVP_PKEY_CTX* pctx = nullptr;
+    std::size_t len = 0;
+    ok = ctx && EVP_DigestSignInit(ctx.get(), &pctx, p->md, nullptr, k->evp.get()) > 0 &&
+         set_padding(pctx, *p) &&
+         EVP_DigestSign(ctx.get(), nullptr, &len, msg.data(), msg.size()) > 0;
+    if (ok) {
+      sig.resize(len);
+      ok = EVP_DigestSign(ctx.get(), sig.data(), &len, msg.data(), msg.size()) > 0;
+      sig.resize(len);
+    }
   }
   ERR_clear_error();
   if (!ok) return std::nullopt;  // Botan signs instead
@@ -154,9 +234,9 @@ std::optional<bool> OpensslCrypto::verify(const Botan::Public_Key& key, const st
                                           const std::vector<uint8_t>& sig) {
   const auto p = padding_of(emsa);
   if (!p || (p->kind == Padding::kEcdsa && !der)) return std::nullopt;
-  Pkey pkey = impl_->public_key(Botan::X509::BER_encode(key));
-  if (!pkey || !key_fits(pkey.get(), p->kind)) return std::nullopt;
-  return verify_with(pkey.get(), *p, msg.data(), msg.size(), sig.data(), sig.size());
+  const auto k = impl_->public_key(Botan::X509::BER_encode(key));
+  if (!k || !key_fits(k->evp.get(), p->kind)) return std::nullopt;
+  return verify_key(*k, *p, msg.data(), msg.size(), sig.data(), sig.size());
 }
 
 std::optional<bool> OpensslCrypto::verify_certificate(const Botan::X509_Certificate& cert,
@@ -171,11 +251,11 @@ std::optional<bool> OpensslCrypto::verify_certificate(const Botan::X509_Certific
   if (!p || p->kind == Padding::kPss || (algo == "ECDSA") != (p->kind == Padding::kEcdsa) ||
       (algo != "ECDSA" && algo != "RSA"))
     return std::nullopt;
-  Pkey pkey = impl_->public_key(issuer_spki);
-  if (!pkey || !key_fits(pkey.get(), p->kind)) return std::nullopt;
+  const auto k = impl_->public_key(issuer_spki);
+  if (!k || !key_fits(k->evp.get(), p->kind)) return std::nullopt;
   const std::vector<uint8_t> body = cert.tbs_data();  // the TBSCertificate, DER
   const std::vector<uint8_t>& sig = cert.signature();
-  return verify_with(pkey.get(), *p, body.data(), body.size(), sig.data(), sig.size());
+  return verify_key(*k, *p, body.data(), body.size(), sig.data(), sig.size());
 }
 
 }  // namespace mtls::beacon
