@@ -45,6 +45,9 @@ Catalogue Catalogue::load_fields(const fs::path& file) {
     const std::string where = "operations." + op.id;
     if (!entry.second.IsMap()) y.fail(entry.second, where, "must be a mapping");
     op.description = y.str(entry.second, "description", where + ".description");
+    op.per_day = y.number(entry.second, "per_day", where + ".per_day", 0.0);
+    if (!(op.per_day >= 0 && op.per_day <= 86400))
+      y.fail(entry.second["per_day"], where + ".per_day", "must be 0 to 86400 times a day");
     const YAML::Node reqs = entry.second["requests"];
     if (!reqs || !reqs.IsSequence() || reqs.size() == 0)
       y.fail(reqs ? reqs : entry.second, where + ".requests", "must be a non-empty list");

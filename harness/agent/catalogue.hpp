@@ -30,6 +30,9 @@ struct Operation {
   std::string id;
   std::string description;
   std::vector<RequestSpec> requests;
+  // How often a device does it per day (each time a new TLS connection): `bench --plan`'s
+  // default fleet model. 0 when the catalogue does not say.
+  double per_day = 0;
 };
 
 class Catalogue {

@@ -1,5 +1,6 @@
-// openssl_crypto.hpp: the beacon's handshake public-key operations on OpenSSL's libcrypto (EVP),
-// with Botan 2 still the TLS stack. Botan hands every signature of a handshake to
+// openssl_crypto.hpp: the beacon's handshake public-key operations on OpenSSL's libcrypto (EVP for
+// RSA; for ECDSA the EC_KEY functions, which in OpenSSL 3.0 skip EVP's per-operation provider
+// look-ups), with Botan 2 still the TLS stack. Botan hands every signature of a handshake to
 // TLS::Callbacks (tls_sign_message, tls_verify_message) and lets the beacon validate the client's
 // chain (tls_verify_cert_chain); OpenSSL 3's P-256 signatures and verifications are several times
 // faster than Botan 2's. Keys are converted once (the beacon's own key when first used; public

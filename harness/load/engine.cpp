@@ -1,6 +1,9 @@
 // engine.cpp: see engine.hpp.
 #include "load/engine.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <curl/curl.h>
 #include <netdb.h>
 #include <openssl/err.h>
@@ -91,6 +94,7 @@ void on_info(const SSL* ssl, int where, int ret) {
 
 struct NativeTarget {
   agent::Url url;
+  bool resume = false;
   addrinfo address{};
   sockaddr_storage storage{};
   agent::SslCtxHandle ctx;
@@ -117,13 +121,13 @@ struct Conn {
 class NativeEngine : public Engine {
  public:
   NativeEngine(const std::vector<EngineTarget>& targets, const agent::TrustSettings& trust,
-               bool resume)
-      : resume_(resume) {
+               bool resume) {
     for (const auto& t : targets) {
       auto u = agent::parse_url(t.url);
       if (!u || u->scheme != "https") throw InputError("bench: " + t.url + " is not https://");
       auto nt = std::make_unique<NativeTarget>();
       nt->url = *u;
+      nt->resume = resume || t.resume;
       addrinfo hints{};
       hints.ai_socktype = SOCK_STREAM;
       addrinfo* res = nullptr;
@@ -140,7 +144,7 @@ class NativeEngine : public Engine {
       SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
       // No session ticket unless resuming: a ticket the client never uses costs the server its
       // making (with a client certificate inside; nginx: ~110 us of its CPU per mTLS handshake).
-      if (!resume) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+      if (!nt->resume) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
       if (trust.check_server_certificate) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         if (SSL_CTX_load_verify_locations(ctx, trust.ca_file ? trust.ca_file->c_str() : nullptr,
@@ -164,6 +168,10 @@ class NativeEngine : public Engine {
     c->deadline = c->started + kTimeout;
     const NativeTarget& nt = *targets_[t];
     c->fd = ::socket(nt.address.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    // As curl does: a resumed handshake's Finished and the request are two small writes, and
+    // Nagle would hold the second until the server's delayed ACK (~40 ms).
+    const int one = 1;
+    if (c->fd >= 0) ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (c->fd < 0 || (::connect(c->fd, nt.address.ai_addr, nt.address.ai_addrlen) != 0 &&
                       errno != EINPROGRESS)) {
       finish(*c, CURLE_COULDNT_CONNECT);
@@ -198,8 +206,12 @@ class NativeEngine : public Engine {
                std::chrono::duration<double, std::micro>(Clock::now() - c.started).count()};
     if (!f.answered)
       f.outcome = to_string(agent::failed_connection(code, "", c.obs).classification.outcome);
-    if (resume_ && f.answered && c.ssl)
+    if (targets_[c.target]->resume && f.answered && c.ssl) {
       targets_[c.target]->session.reset(SSL_get1_session(c.ssl.get()));
+      // A quiet shutdown: freed without one, OpenSSL marks the session not resumable (its
+      // ssl_clear_bad_session), and every "resumed" handshake would be a full one.
+      SSL_set_shutdown(c.ssl.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
     if (f.answered) f.status = *c.reader.status();
     done_.push_back(std::move(f));
     c.ssl.reset();
@@ -257,7 +269,7 @@ class NativeEngine : public Engine {
         SSL_set_tlsext_host_name(ssl, t.url.host.c_str());
         SSL_set1_host(ssl, t.url.host.c_str());
       }
-      if (resume_ && t.session) SSL_set_session(ssl, t.session.get());
+      if (t.resume && t.session) SSL_set_session(ssl, t.session.get());
       c.request = agent::http_request(kSpec, kSpec.path_template, t.url.authority(), "", false);
       c.state = Conn::State::kHandshake;
     }
@@ -293,7 +305,6 @@ class NativeEngine : public Engine {
     }
   }
 
-  bool resume_;
   std::vector<std::unique_ptr<NativeTarget>> targets_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Finished> done_;

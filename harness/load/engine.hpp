@@ -19,6 +19,7 @@ namespace mtls::load {
 struct EngineTarget {
   std::string url;  // https://host:port
   agent::ClientCredential credential;
+  bool resume = false;  // its connections resume its last TLS session (openssl engine)
 };
 
 struct Finished {
@@ -38,8 +39,9 @@ class Engine {
   virtual std::vector<Finished> step(std::chrono::milliseconds wait) = 0;
 };
 
-// `client`: "openssl" (NativeEngine) or "curl". `resume`: connections of a target resume its last
-// TLS session. Throws InputError for an unusable credential or CA file.
+// `client`: "openssl" (NativeEngine) or "curl". `resume`: connections of every target resume its
+// last TLS session (the openssl engine also per target: EngineTarget::resume). Throws InputError
+// for an unusable credential or CA file.
 std::unique_ptr<Engine> make_engine(const std::string& client,
                                     const std::vector<EngineTarget>& targets,
                                     const agent::TrustSettings& trust, bool resume);

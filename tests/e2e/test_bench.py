@@ -45,7 +45,77 @@ def test_bench_bad_inputs(harness, tmp_path):
     for args, word in [(["--duration", "0"], "--duration"), (["--duration", "9999"], "--duration"),
                        (["--mode", "fast"], "fast"), (["--concurrency", "0"], "--concurrency"),
                        (["--target", "http://127.0.0.1:1", "--ca", "/etc/hostname"], "https://"),
-                       (["--target", "https://127.0.0.1:1"], "--ca")]:
+                       (["--target", "https://127.0.0.1:1"], "--ca"),
+                       (["--workers", "0"], "--workers"), (["--concurrency", "2", "--workers", "3"], "--workers"),
+                       (["--plan"], "--devices"), (["--plan", "--devices", "10", "--resumed-share", "2"], "--resumed-share"),
+                       (["--plan", "--devices", "10", "--peak-factor", "0"], "--peak-factor"),
+                       (["--storm", "0"], "--storm"), (["--storm", "5", "--window", "-1"], "--window")]:
         p = harness("bench", *args, "--out", tmp_path / "o")
         lines = [l for l in p.stderr.decode().splitlines() if l.strip()]
         assert p.returncode == 2 and len(lines) == 1 and word in lines[0], (args, lines)
+
+
+def test_workers_share_the_load_and_sum_their_figures(harness, tmp_path):
+    p = harness("bench", "--duration", "2", "--slice", "0.5", "--concurrency", "4", "--workers", "2",
+                "--out", tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert result["settings"]["workers"] == 2
+    workers = result["generator"]["workers"]
+    assert [w["concurrency"] for w in workers] == [2, 2] and all(w["cpu_us"] > 0 for w in workers)
+    for t in result["targets"]:
+        assert t["handshakes"] > 0 and t["errors"] == {}, t
+    assert (tmp_path / "bench.html").read_text().count("<tr>") == 3  # header + two modes
+
+
+def beacon_connections(out):
+    """The connection records of bench's own beacon (its evidence log), by listener."""
+    log = out / "work" / "beacon" / "beacon.log.jsonl"
+    records = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
+    return [r for r in records if r.get("event") == "connection"]
+
+
+def test_plan_measures_resumption_and_computes_from_its_own_figures(harness, tmp_path):
+    p = harness("bench", "--duration", "3", "--slice", "0.5", "--concurrency", "4", "--workers", "1", "--plan",
+                "--devices", "50000", "--checkins-per-day", "24", "--peak-factor", "4", "--resumed-share", "0.5",
+                "--beacons", "2", "--cores-per-beacon", "4", "--out", tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    result = json.loads((tmp_path / "bench.json").read_text())
+    targets = {t["name"]: t for t in result["targets"]}
+    assert set(targets) == {"server-only", "mtls", "mtls-resumed"}
+    # The truth, from the beacon's own log: the resumed mode's mTLS connections were resumed (all
+    # but the first of each engine), the full mode's never.
+    conns = [c for c in beacon_connections(tmp_path) if c["listener"] == "mtls" and c["handshake_completed"]]
+    resumed = sum(1 for c in conns if c["resumed"])
+    assert resumed >= targets["mtls-resumed"]["handshakes"] - 4, (resumed, targets["mtls-resumed"]["handshakes"])
+    assert resumed <= targets["mtls-resumed"]["handshakes"]
+    plan = result["plan"]
+    cost = {m: targets[m]["server_cpu_us_per_handshake"] for m in targets}
+    peak = 50000 * 24 / 86400 * 4
+    assert abs(plan["peak_handshakes_per_second"] - peak) < 1e-9
+    modes = {m["mode"]: m for m in plan["modes"]}
+    mixed = 0.5 * cost["mtls-resumed"] + 0.5 * cost["mtls"]
+    for name, us in [("server-only", cost["server-only"]), ("mtls", cost["mtls"]), ("mtls-with-resumption", mixed)]:
+        assert abs(modes[name]["server_cpu_us_per_handshake"] - us) < 1e-6, name
+        assert abs(modes[name]["cores_needed_at_peak"] - peak * us / 1e6) < 1e-9, name
+        assert abs(modes[name]["headroom"] - 8 / (peak * us / 1e6)) < 1e-6, name
+    assert "capacity plan:" in p.stdout.decode() and "Capacity plan" in (tmp_path / "bench.html").read_text()
+
+
+def test_storm_every_device_through_or_counted_as_failed(harness, start_beacon, pki, manifest, tmp_path):
+    p = harness("bench", "--storm", "300", "--window", "1", "--concurrency", "50", "--out", tmp_path / "ours",
+                timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    storm = json.loads((tmp_path / "ours" / "bench.json").read_text())["storm"]
+    assert storm["devices"] == 300 and storm["answered"] == 300 and storm["failed"] == 0, storm
+    assert storm["peak_in_flight"] <= 50 and storm["seconds_until_all_done"] >= 0.99
+    full = [c for c in beacon_connections(tmp_path / "ours") if c["listener"] == "mtls"]
+    assert len(full) == 300 and not any(c["resumed"] for c in full)  # full handshakes, every one
+    # A beacon that refuses the devices' certificate (none is sent): every device fails, by outcome.
+    beacon = start_beacon("require")
+    ca = ["--ca", pki / manifest["trust"]["server_ca_bundle"]]
+    p = harness("bench", "--target", f"mtls={beacon.url}", *ca, *credential_args(manifest, pki, "expired"),
+                "--storm", "40", "--window", "0.5", "--out", tmp_path / "refused", timeout=120)
+    assert p.returncode == 3, p.stderr.decode()[-2000:]
+    storm = json.loads((tmp_path / "refused" / "bench.json").read_text())["storm"]
+    assert storm["answered"] == 0 and storm["failed"] == 40 and sum(storm["errors"].values()) == 40, storm
