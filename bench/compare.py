@@ -7,12 +7,19 @@
      trusts the client CA bundle (root + issuing CA) and verifies the same path either way; nginx's
      access log (status only) says what each client's requests got, so that only answered (200)
      handshakes are compared;
-  3. why a handshake must count only when the server answered: against a TLS 1.3 server that
+  3. our generator vs tls-perf (Tempesta's TLS handshake generator: C++, OpenSSL, handshakes only, no
+     HTTP, no client certificate) against nginx's server-only port, one thread each, 16 connections
+     in flight: generator CPU per handshake (ours also sends one GET and counts only answered
+     handshakes). Only with --tls-perf DIR (its source folder, built here with `make`, or the
+     binary); it is a third-party tool, not part of the project;
+  4. generator workers: nginx pinned to the last core (taskset), `bench --workers 1` then
+     `--workers 2` against it, server-only and mTLS: handshakes/s and generator CPU per handshake;
+  5. why a handshake must count only when the server answered: against a TLS 1.3 server that
      requires a client certificate (`openssl s_server -Verify`), `s_time` without a certificate
      reports "connections" while `bench` reports zero handshakes and the refusals by outcome.
 Loopback only, bounded by --seconds per measurement. Prints one JSON object.
 
-usage: bench/compare.py --bin build/ci/harness/mtls-harness [--seconds 6]
+usage: bench/compare.py --bin build/ci/harness/mtls-harness [--seconds 6] [--tls-perf DIR]
 """
 import argparse
 import collections
@@ -32,8 +39,10 @@ CLIENT = ["openssl"]  # set from --client in main()
 
 
 def bench(binary, out, *args, seconds):
+    # One generator worker unless asked (section 4 compares 1 and 2): the server has the other core.
+    workers = [] if "--workers" in args else ["--workers", "1"]
     p = subprocess.run([binary, "bench", "--duration", str(seconds), "--out", str(out), "--client", CLIENT[0],
-                        *map(str, args)],
+                        *workers, *map(str, args)],
                        capture_output=True, timeout=seconds * 4 + 60)
     if p.returncode not in (0, 3):
         sys.exit(f"bench failed ({p.returncode}): {p.stderr.decode()[-800:]}")
@@ -47,7 +56,7 @@ def listening_socket():
     return s
 
 
-def start_nginx(work, pki, m):
+def start_nginx(work, pki, m, cpu=None):
     (work / "logs").mkdir(parents=True, exist_ok=True)
     plain, mutual = listening_socket(), listening_socket()
     ports = {"server-only": plain.getsockname()[1], "mtls": mutual.getsockname()[1]}
@@ -69,7 +78,8 @@ http {{
            ssl_client_certificate {pki / m['trust']['client_ca_bundle']}; ssl_verify_client on; ssl_verify_depth 3; }}
 }}""")
     env = dict(os.environ, NGINX=f"{plain.fileno()};{mutual.fileno()};")
-    proc = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf")], env=env,
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    proc = subprocess.Popen([*pin, "nginx", "-p", str(work), "-c", str(work / "nginx.conf")], env=env,
                             pass_fds=[plain.fileno(), mutual.fileno()], stderr=subprocess.DEVNULL)
     plain.close()
     mutual.close()
@@ -118,10 +128,70 @@ def s_time(args, seconds):
     return connections, cpu_us
 
 
+def ratio_of(x, y):
+    return round(x / y, 2) if x and y else None
+
+
+def build_tls_perf(source, work):
+    """The tls-perf binary: given, or built from its source folder (a copy, under `work`)."""
+    source = pathlib.Path(source)
+    if source.is_file():
+        return source
+    if not (source / "main.cc").exists():
+        sys.exit(f"--tls-perf {source}: neither the tls-perf binary nor its source folder (main.cc)")
+    build = work / "tls-perf-build"
+    subprocess.run(["cp", "-r", str(source), str(build)], check=True)
+    p = subprocess.run(["make", "-C", str(build)], capture_output=True)
+    if p.returncode != 0 or not (build / "tls-perf").exists():
+        sys.exit("tls-perf did not build: " + p.stderr.decode()[-800:])
+    return build / "tls-perf"
+
+
+def tls_perf(binary, port, seconds):
+    """tls-perf, one thread, 16 connections, TLS 1.2 like nginx's configuration: (handshakes, CPU us)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run([str(binary), "-q", "-t", "1", "-l", "16", "-T", str(seconds), "-c",
+                        "ECDHE-ECDSA-CHACHA20-POLY1305", "-C", "X25519:prime256v1", "127.0.0.1", str(port)],
+                       capture_output=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_us = ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) * 1e6
+    m = re.search(rb"HANDSHAKES (\d+)", p.stdout)
+    if not m:
+        sys.exit("tls-perf printed no total: " + (p.stdout + p.stderr).decode()[-800:])
+    return int(m.group(1)), cpu_us
+
+
+def workers_scaling(binary, work, pki, m, ca, cert, key, seconds):
+    """nginx pinned to the last core; our generator with 1 then 2 workers against it."""
+    last = os.cpu_count() - 1
+    nginx, ports, worker = start_nginx(work / "nginx-pinned", pki, m, cpu=last)
+    out = {"nginx_cpu": last}
+    try:
+        for n in (1, 2):
+            r = bench(binary, work / f"workers-{n}", "--target", f"server-only=https://127.0.0.1:{ports['server-only']}",
+                      "--target", f"mtls=https://127.0.0.1:{ports['mtls']}", "--ca", ca, "--cert", cert,
+                      "--key", key, "--pid", worker, "--workers", n, seconds=seconds)
+            out[f"workers_{n}"] = {k: {"handshakes_per_second": round(v["handshakes_per_second"], 1),
+                                      "generator_cpu_us_per_handshake": round(v["generator_cpu_us_per_handshake"], 1),
+                                      "server_cpu_us_per_handshake": round(v["server_cpu_us_per_handshake"], 1)}
+                                  for k, v in r.items()}
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    out["generator_cpu_2_over_1"] = {
+        k: round(out["workers_2"][k]["generator_cpu_us_per_handshake"] / out["workers_1"][k]["generator_cpu_us_per_handshake"], 2)
+        for k in out["workers_1"]}
+    out["handshakes_per_second_2_over_1"] = {
+        k: round(out["workers_2"][k]["handshakes_per_second"] / out["workers_1"][k]["handshakes_per_second"], 2)
+        for k in out["workers_1"]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--seconds", type=int, default=6)
+    ap.add_argument("--tls-perf", metavar="DIR", help="tls-perf's source folder (or binary): compare generators")
     ap.add_argument("--client", default="openssl", choices=["openssl", "curl"],
                     help="bench's generator engine (default openssl; curl: the agent's libcurl stack)")
     a = ap.parse_args()
@@ -152,9 +222,21 @@ def main():
                                   "-www", "/ManageSoftDL/"], a.seconds)
         nginx_under_s_time = (proc_cpu_us(worker) - nginx_before) / st_conn if st_conn else None
         statuses_s_time = access.since_last()
+        perf = None
+        if a.tls_perf:  # server-only: tls-perf cannot send a client certificate
+            tp_hs, tp_cpu = tls_perf(build_tls_perf(a.tls_perf, work), ports["server-only"], a.seconds)
+            ours_so = bench(a.bin, work / "gen-so", "--target", f"server-only=https://127.0.0.1:{ports['server-only']}",
+                            "--ca", ca, "--workers", "1", "--pid", worker, seconds=a.seconds)["server-only"]
+            perf = {"tls_perf_handshakes": tp_hs,
+                    "tls_perf_cpu_us_per_handshake": round(tp_cpu / tp_hs, 1) if tp_hs else None,
+                    "ours_cpu_us_per_handshake": round(ours_so["generator_cpu_us_per_handshake"], 1),
+                    "ours_handshakes": ours_so["handshakes"],
+                    "ours_over_tls_perf": ratio_of(ours_so["generator_cpu_us_per_handshake"], tp_cpu / tp_hs if tp_hs else 0)}
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
+
+    scaling = workers_scaling(a.bin, work, pki, m, ca, cert, key, a.seconds * 2)
 
     # TLS 1.3 with a required certificate: the refusal arrives after the client's Finished.
     root = work / "www" / "ManageSoftDL"
@@ -180,8 +262,7 @@ def main():
         srv.terminate()
         srv.wait(timeout=30)
 
-    def ratio(x, y):
-        return round(x / y, 2) if x and y else None
+    ratio = ratio_of
 
     print(json.dumps({
         "server_cpu_us_per_handshake": {
@@ -202,6 +283,8 @@ def main():
             "nginx_statuses_under_ours": statuses_ours,
             "nginx_statuses_under_s_time": statuses_s_time,
             "like_for_like": set(statuses_ours) == {"200"} and set(statuses_s_time) == {"200"}},
+        "generator_cpu_us_per_server_only_handshake_vs_tls_perf": perf if perf else "not measured (give --tls-perf DIR)",
+        "generator_workers_against_pinned_nginx": scaling,
         "tls13_refused_without_certificate": {
             "s_time_reported_connections": st13_conn,
             "bench_counted_handshakes": ours13["handshakes"],
