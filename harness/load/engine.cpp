@@ -13,7 +13,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -147,8 +146,7 @@ struct Conn {
   agent::Transfer::Observation obs;
   agent::ResponseReader reader{false};
   std::size_t written = 0;
-  short want = POLLOUT;  // what the connection waits for (POLLIN/POLLOUT = EPOLLIN/EPOLLOUT)
-  short registered = 0;  // what the epoll set has for it
+  short want = POLLOUT;
   Clock::time_point started, deadline;
   ~Conn() {
     ssl.reset();
@@ -160,7 +158,6 @@ class NativeEngine : public Engine {
  public:
   NativeEngine(const std::vector<EngineTarget>& targets, const agent::TrustSettings& trust,
                bool resume) {
-    if (epoll_.fd < 0) throw HarnessError("bench: epoll_create1 failed");
     for (const auto& t : targets) {
       auto u = agent::parse_url(t.url);
       if (!u || u->scheme != "https") throw InputError("bench: " + t.url + " is not https://");
@@ -183,10 +180,7 @@ class NativeEngine : public Engine {
       SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
       // No session ticket unless resuming: a ticket the client never uses costs the server its
       // making (with a client certificate inside; nginx: ~110 us of its CPU per mTLS handshake).
-      if (!nt->resume) {
-        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF | SSL_SESS_CACHE_NO_INTERNAL);
-      }
+      if (!nt->resume) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
       if (trust.check_server_certificate) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         SSL_CTX_set_cert_verify_callback(ctx, verify_once, nt.get());
@@ -221,26 +215,24 @@ class NativeEngine : public Engine {
       return;
     }
     c->want = POLLOUT;
-    watch(*c);
     conns_.push_back(std::move(c));
   }
 
   std::size_t in_flight() const override { return conns_.size(); }
 
   std::vector<Finished> step(std::chrono::milliseconds wait) override {
-    // epoll, as tls-perf: the kernel keeps the set, a wait costs per ready socket, not per socket.
-    epoll_event ready[64];
-    const int n =
-        conns_.empty() ? 0 : ::epoll_wait(epoll_.fd, ready, 64, static_cast<int>(wait.count()));
-    for (int i = 0; i < n; ++i) {
-      Conn& c = *static_cast<Conn*>(ready[i].data.ptr);
-      if (c.fd < 0) continue;
-      advance(c);
-      if (c.fd >= 0) watch(c);
-    }
+    std::vector<pollfd>& fds = fds_;  // kept between steps: no allocation per step
+    fds.clear();
+    for (const auto& c : conns_) fds.push_back({c->fd, c->want, 0});
+    if (!fds.empty()) ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
     const auto now = Clock::now();
-    for (const auto& c : conns_)
-      if (c->fd >= 0 && now > c->deadline) finish(*c, CURLE_OPERATION_TIMEDOUT);
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      Conn& c = *conns_[i];
+      if (fds[i].revents != 0)
+        advance(c);
+      else if (now > c.deadline)
+        finish(c, CURLE_OPERATION_TIMEDOUT);
+    }
     std::erase_if(conns_, [](const auto& c) { return c->fd < 0; });
     return std::exchange(done_, {});
   }
@@ -347,12 +339,7 @@ class NativeEngine : public Engine {
               CURLE_SEND_ERROR, &n))
         return;
       c.written += static_cast<std::size_t>(n);
-      if (c.written == t.request.size()) {
-        // The answer cannot be there yet: wait for it instead of a read that would only say so.
-        c.state = Conn::State::kReading;
-        c.want = POLLIN;
-        return;
-      }
+      if (c.written == t.request.size()) c.state = Conn::State::kReading;
     }
     char buf[16384];
     for (;;) {
@@ -369,23 +356,7 @@ class NativeEngine : public Engine {
   std::vector<std::unique_ptr<NativeTarget>> targets_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Finished> done_;
-  // The epoll set (a closed socket leaves it by itself).
-  struct Epoll {
-    int fd = ::epoll_create1(EPOLL_CLOEXEC);
-    ~Epoll() {
-      if (fd >= 0) ::close(fd);
-    }
-  } epoll_;
-
-  // Keeps the epoll set in step with what `c` waits for.
-  void watch(Conn& c) {
-    if (c.registered == c.want) return;
-    epoll_event ev{};
-    ev.events = static_cast<std::uint32_t>(c.want);
-    ev.data.ptr = &c;
-    ::epoll_ctl(epoll_.fd, c.registered == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c.fd, &ev);
-    c.registered = c.want;
-  }
+  std::vector<pollfd> fds_;
 };
 
 }  // namespace
