@@ -128,6 +128,13 @@ def s_time(args, seconds):
     return connections, cpu_us
 
 
+def make_pki(binary, prefix):
+    """A fresh test PKI in a new temporary folder: (work folder, pki folder, manifest)."""
+    work = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    subprocess.run([binary, "pki", "init", "--out", str(work / "pki")], check=True, capture_output=True)
+    return work, work / "pki", json.loads((work / "pki" / "manifest.json").read_text())
+
+
 def ratio_of(x, y):
     return round(x / y, 2) if x and y else None
 
@@ -198,10 +205,7 @@ def main():
     CLIENT[0] = a.client
     if not 1 <= a.seconds <= 120:
         sys.exit("--seconds must be 1..120")
-    work = pathlib.Path(tempfile.mkdtemp(prefix="mtls-compare-"))
-    subprocess.run([a.bin, "pki", "init", "--out", str(work / "pki")], check=True, capture_output=True)
-    pki = work / "pki"
-    m = json.loads((pki / "manifest.json").read_text())
+    work, pki, m = make_pki(a.bin, "mtls-compare-")
     ca, valid = pki / m["trust"]["server_ca_bundle"], m["credentials"]["valid"]
     cert, key = pki / valid["cert"], pki / valid["key"]
 

@@ -13,7 +13,6 @@ import json
 import pathlib
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import compare  # noqa: E402  (start_nginx: the same nginx configuration)
@@ -43,10 +42,7 @@ def main():
     a = ap.parse_args()
     if not (1 <= a.devices <= 100000 and 0 <= a.window <= 600 and 1 <= a.in_flight <= 1000):
         sys.exit("--devices 1..100000, --window 0..600, --in-flight 1..1000")
-    work = pathlib.Path(tempfile.mkdtemp(prefix="mtls-storm-"))
-    subprocess.run([a.bin, "pki", "init", "--out", str(work / "pki")], check=True, capture_output=True)
-    pki = work / "pki"
-    m = json.loads((pki / "manifest.json").read_text())
+    work, pki, m = compare.make_pki(a.bin, "mtls-storm-")
     ca, valid = pki / m["trust"]["server_ca_bundle"], m["credentials"]["valid"]
     ours = storm(a.bin, work / "ours", a.devices, a.window, a.in_flight)
     nginx, ports, worker = compare.start_nginx(work / "nginx", pki, m)

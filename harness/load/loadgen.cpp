@@ -80,9 +80,10 @@ std::optional<double> process_cpu_us(pid_t pid) {
 
 namespace {
 
-double self_cpu_us() {
+// CPU time (us) of this process (RUSAGE_SELF) or of the calling thread (RUSAGE_THREAD).
+double cpu_us(int who) {
   rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
+  ::getrusage(who, &u);
   return u.ru_utime.tv_sec * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_sec * 1e6 +
          u.ru_stime.tv_usec;
 }
@@ -103,13 +104,6 @@ struct Stats {
   }
 };
 
-double thread_cpu_us() {
-  rusage u{};
-  ::getrusage(RUSAGE_THREAD, &u);
-  return u.ru_utime.tv_sec * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_sec * 1e6 +
-         u.ru_stime.tv_usec;
-}
-
 // One generator worker: its engine, its share of the connections, its own figures.
 struct Worker {
   std::unique_ptr<Engine> engine;
@@ -129,7 +123,7 @@ struct SliceOrder {
 // Starts and drives connections to `target` until `end`, then drains them.
 void run_slice(Worker& w, std::size_t target, Clock::time_point end,
                std::atomic<std::uint64_t>& total, std::uint64_t max_handshakes) {
-  const double cpu0 = thread_cpu_us();
+  const double cpu0 = cpu_us(RUSAGE_THREAD);
   Stats& st = w.stats[target];
   w.slice_handshakes = 0;
   for (;;) {
@@ -149,7 +143,7 @@ void run_slice(Worker& w, std::size_t target, Clock::time_point end,
       }
     }
   }
-  w.cpu_us += thread_cpu_us() - cpu0;
+  w.cpu_us += cpu_us(RUSAGE_THREAD) - cpu0;
 }
 
 std::vector<Worker> make_workers(const LoadOptions& o) {
@@ -222,15 +216,15 @@ nlohmann::json run_load(const LoadOptions& o) {
     order.target = ti;
     order.end = std::min(slice_start + o.slice, run_start + o.duration);
     const auto server0 = o.server_pid ? process_cpu_us(*o.server_pid) : std::nullopt;
-    const double self0 = self_cpu_us();
+    const double self0 = cpu_us(RUSAGE_SELF);
     sync.arrive_and_wait();  // go
     sync.arrive_and_wait();  // done
     const double seconds = std::chrono::duration<double>(Clock::now() - slice_start).count();
     std::uint64_t slice_handshakes = 0;
     for (const auto& w : workers) slice_handshakes += w.slice_handshakes;
     st.wall_s += seconds;
-    st.generator_cpu_us += self_cpu_us() - self0;
-    generator_cpu += self_cpu_us() - self0;
+    st.generator_cpu_us += cpu_us(RUSAGE_SELF) - self0;
+    generator_cpu += cpu_us(RUSAGE_SELF) - self0;
     wall += seconds;
     const auto server1 = o.server_pid ? process_cpu_us(*o.server_pid) : std::nullopt;
     if (server0 && server1)
