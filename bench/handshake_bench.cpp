@@ -27,6 +27,7 @@
 #include <memory>
 
 #include "beacon/handshake_crypto.hpp"
+#include "beacon/openssl_crypto.hpp"
 #include "beacon/tls_config.hpp"
 #include "pki/manifest.hpp"
 #include "pki/pem.hpp"
@@ -111,16 +112,29 @@ struct Pipe : Botan::TLS::Callbacks {
 };
 
 // The server's side: the beacon's own signer pool and client chain validator
-// (beacon/handshake_crypto.hpp), or Botan's defaults when `botan_default` is set.
+// (beacon/handshake_crypto.hpp), or Botan's defaults when `botan_default` is set; with `ossl`, the
+// beacon's OpenSSL crypto (crypto: openssl) signs and verifies as in the beacon.
 struct ServerPipe : Pipe {
   mtls::beacon::SignerPool* signers = nullptr;
   const mtls::beacon::ClientChainValidator* validator = nullptr;
+  mtls::beacon::OpensslCrypto* ossl = nullptr;
   std::vector<uint8_t> tls_sign_message(const Botan::Private_Key& key,
                                         Botan::RandomNumberGenerator& rng, const std::string& emsa,
                                         Botan::Signature_Format format,
                                         const std::vector<uint8_t>& msg) override {
+    if (ossl != nullptr)
+      if (auto sig = ossl->sign(key, emsa, format == Botan::DER_SEQUENCE, msg))
+        return *std::move(sig);
     if (signers == nullptr) return Pipe::tls_sign_message(key, rng, emsa, format, msg);
     return signers->sign(key, emsa, format, msg);
+  }
+  bool tls_verify_message(const Botan::Public_Key& key, const std::string& emsa,
+                          Botan::Signature_Format format, const std::vector<uint8_t>& msg,
+                          const std::vector<uint8_t>& sig) override {
+    if (ossl != nullptr)
+      if (const auto ok = ossl->verify(key, emsa, format == Botan::DER_SEQUENCE, msg, sig))
+        return *ok;
+    return Pipe::tls_verify_message(key, emsa, format, msg, sig);
   }
   void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
                              const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
@@ -137,6 +151,7 @@ struct Setup {
   KeyType type;
   bool mutual, resumed, crl;
   bool botan_default = false;  // Botan's own signing and path validation, for comparison
+  bool openssl = false;        // the beacon's crypto: openssl (its default)
 };
 
 void BM_Handshake(benchmark::State& state, Setup s) {
@@ -150,7 +165,8 @@ void BM_Handshake(benchmark::State& state, Setup s) {
                                                    [&](const std::string&) { return s.mutual; });
   const mtls::beacon::BeaconPolicy server_policy("1.2", s.crl, false);
   mtls::beacon::SignerPool signers;
-  const mtls::beacon::ClientChainValidator validator(*trust);
+  mtls::beacon::OpensslCrypto ossl;
+  const mtls::beacon::ClientChainValidator validator(*trust, s.openssl ? &ossl : nullptr);
   ClientCreds client_creds(p.m, s.mutual);
   const ClientPolicy client_policy;
   Botan::TLS::Session_Manager_In_Memory server_sessions(rng), client_sessions(rng);
@@ -164,6 +180,7 @@ void BM_Handshake(benchmark::State& state, Setup s) {
       sp.signers = &signers;
       sp.validator = &validator;
     }
+    if (s.openssl) sp.ossl = &ossl;
     Botan::TLS::Server server(sp, server_sessions, server_creds, server_policy, rng);
     Botan::TLS::Client client(
         cp, s.resumed ? static_cast<Botan::TLS::Session_Manager&>(client_sessions) : fresh,
@@ -186,7 +203,7 @@ void BM_Handshake(benchmark::State& state, Setup s) {
     if (!(client.is_active() && server.is_active()) || sp.client_cert_seen != s.mutual)
       throw std::runtime_error("the in-memory handshake did not complete as configured");
   };
-  if (s.resumed) one(false);  // establish the session to resume
+  if (s.resumed || s.openssl) one(false);  // the session to resume; OpenSSL's keys converted
   for (auto _ : state) {
     one(true);
     ++handshakes;
@@ -200,22 +217,40 @@ void BM_Handshake(benchmark::State& state, Setup s) {
 // decode the issuing CA's key and verify the leaf, verify the issuing CA with the root's key
 // (decoded beforehand: the root is the server's own trust anchor, loaded once). The root's
 // self-signature is not part of it.
+// TLS 1.2 carries ECDSA signatures DER-encoded; RSA has one format.
+Botan::Signature_Format format_of(KeyType t) {
+  return t == KeyType::kRsa2048 ? Botan::IEEE_1363 : Botan::DER_SEQUENCE;
+}
+
 class Primitives {
  public:
-  explicit Primitives(KeyType type)
-      : p_(pki_for(type)),
+  // `ossl`: the same operations as the beacon does them with crypto: openssl (X25519 stays
+  // Botan's); its keys converted once, as in the beacon.
+  explicit Primitives(KeyType type, bool ossl = false)
+      : use_ossl_(ossl),
+        p_(pki_for(type)),
         padding_(type == KeyType::kRsa2048 ? "EMSA_PKCS1(SHA-256)" : "EMSA1(SHA-256)"),
         server_key_(mtls::pki::load_private_key(p_.m.beacon("beacon-a").key)),
-        signer_(*server_key_, rng_, padding_),
+        signer_(*server_key_, rng_, padding_, format_of(type)),
         chain_(mtls::pki::load_certificates(*p_.m.credential("valid").cert)),
         root_key_(mtls::pki::load_certificates(p_.m.client_ca).front().load_subject_public_key()),
         msg_(100, 0x42),
         peer_(rng_) {
     auto client_key = mtls::pki::load_private_key(*p_.m.credential("valid").key);
-    Botan::PK_Signer client_signer(*client_key, rng_, padding_);
+    Botan::PK_Signer client_signer(*client_key, rng_, padding_, format_of(type));
     client_sig_ = client_signer.sign_message(msg_, rng_);
+    if (use_ossl_) {  // warm the key caches, as a running beacon's are
+      sign();
+      certificate_verify();
+      chain_signatures();
+    }
   }
-  void sign() { benchmark::DoNotOptimize(signer_.sign_message(msg_, rng_)); }
+  void sign() {
+    if (use_ossl_)
+      benchmark::DoNotOptimize(ossl_.sign(*server_key_, padding_, der(), msg_));
+    else
+      benchmark::DoNotOptimize(signer_.sign_message(msg_, rng_));
+  }
   void key_exchange() {
     Botan::Curve25519_PrivateKey eph(rng_);
     benchmark::DoNotOptimize(eph.agree(peer_.public_value().data(), peer_.public_value().size()));
@@ -223,16 +258,31 @@ class Primitives {
   // The client's key arrives with its certificate: decoding it and setting up a verifier for
   // it is part of every handshake, as for the issuing CA's key below.
   void certificate_verify() {
+    if (use_ossl_) {  // Botan decodes the key from the Certificate message; OpenSSL verifies
+      const auto pub = chain_.front().load_subject_public_key();
+      benchmark::DoNotOptimize(ossl_.verify(*pub, padding_, der(), msg_, client_sig_));
+      return;
+    }
     const auto pub = chain_.front().load_subject_public_key();
-    Botan::PK_Verifier verifier(*pub, padding_);
+    Botan::PK_Verifier verifier(*pub, padding_, der() ? Botan::DER_SEQUENCE : Botan::IEEE_1363);
     benchmark::DoNotOptimize(verifier.verify_message(msg_, client_sig_));
   }
   void chain_signatures() {
+    if (use_ossl_) {
+      benchmark::DoNotOptimize(
+          ossl_.verify_certificate(chain_[0], chain_[1].subject_public_key_info()));
+      benchmark::DoNotOptimize(ossl_.verify_certificate(chain_[1], root_spki_));
+      return;
+    }
     benchmark::DoNotOptimize(chain_[0].check_signature(*chain_[1].load_subject_public_key()));
     benchmark::DoNotOptimize(chain_[1].check_signature(*root_key_));
   }
 
  private:
+  bool der() const { return padding_.starts_with("EMSA1"); }
+
+  bool use_ossl_;
+  mtls::beacon::OpensslCrypto ossl_;
   const Pki& p_;
   Botan::System_RNG rng_;
   std::string padding_;
@@ -240,13 +290,15 @@ class Primitives {
   Botan::PK_Signer signer_;
   std::vector<Botan::X509_Certificate> chain_;
   std::unique_ptr<Botan::Public_Key> root_key_;
+  std::vector<uint8_t> root_spki_ =
+      mtls::pki::load_certificates(p_.m.client_ca).front().subject_public_key_info();
   std::vector<uint8_t> msg_, client_sig_;
   Botan::Curve25519_PrivateKey peer_;
 };
 
 // The crypto lower bound: all of a handshake's operations above, per iteration.
 void BM_CryptoLowerBound(benchmark::State& state, Setup s) {
-  Primitives ops(s.type);
+  Primitives ops(s.type, s.openssl);
   for (auto _ : state) {
     ops.sign();
     ops.key_exchange();
@@ -258,8 +310,8 @@ void BM_CryptoLowerBound(benchmark::State& state, Setup s) {
 }
 
 // One operation alone, for the breakdown printed in the summary.
-void BM_Primitive(benchmark::State& state, KeyType type, void (Primitives::*op)()) {
-  Primitives ops(type);
+void BM_Primitive(benchmark::State& state, KeyType type, void (Primitives::*op)(), bool ossl) {
+  Primitives ops(type, ossl);
   for (auto _ : state) (ops.*op)();
 }
 
@@ -297,6 +349,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
           key.substr(0, key.find("/full")).substr(0, key.find("/resumed"));
       std::string lb = bound_key;
       if (auto pos = lb.find("/crl"); pos != std::string::npos) lb.erase(pos);
+      if (key.ends_with("/openssl")) lb += "/openssl";  // against OpenSSL's own lower bound
       auto b = bound_us_.find("BM_CryptoLowerBound/" + lb);
       std::printf("  %-34s %8.1f us", key.c_str(), us);
       if (b != bound_us_.end() && key.find("/full") != std::string::npos)
@@ -343,13 +396,19 @@ void register_all() {
       in_process_us(benchmark::RegisterBenchmark(
           ("BM_CryptoLowerBound/" + std::string(tname) + "/" + mode).c_str(), BM_CryptoLowerBound,
           Setup{t, mutual, false, false}));
+      in_process_us(benchmark::RegisterBenchmark(
+          ("BM_CryptoLowerBound/" + std::string(tname) + "/" + mode + "/openssl").c_str(),
+          BM_CryptoLowerBound, Setup{t, mutual, false, false, false, true}));
       if (!mutual) {
         for (auto [op, oname] :
              {std::pair{&Primitives::sign, "sign"}, std::pair{&Primitives::key_exchange, "x25519"},
               std::pair{&Primitives::certificate_verify, "certificate-verify"},
               std::pair{&Primitives::chain_signatures, "chain-signatures"}})
-          in_process_us(benchmark::RegisterBenchmark(
-              ("BM_Primitive/" + std::string(tname) + "/" + oname).c_str(), BM_Primitive, t, op));
+          for (bool ossl : {false, true})
+            in_process_us(benchmark::RegisterBenchmark(
+                ("BM_Primitive/" + std::string(tname) + "/" + oname + (ossl ? "/openssl" : ""))
+                    .c_str(),
+                BM_Primitive, t, op, ossl));
       }
       for (bool resumed : {false, true})
         for (bool crl : mutual ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
@@ -357,9 +416,13 @@ void register_all() {
                                 (crl ? "/crl" : "") + (resumed ? "/resumed" : "/full");
           in_process_us(benchmark::RegisterBenchmark(n.c_str(), BM_Handshake,
                                                      Setup{t, mutual, resumed, crl}));
-          if (!resumed && !crl)  // the same handshake with Botan's default signing and validation
+          if (!resumed && !crl) {  // Botan's default signing and validation; the beacon on OpenSSL
             in_process_us(benchmark::RegisterBenchmark((n + "/botan-default").c_str(), BM_Handshake,
                                                        Setup{t, mutual, false, false, true}));
+            in_process_us(
+                benchmark::RegisterBenchmark((n + "/openssl").c_str(), BM_Handshake,
+                                             Setup{t, mutual, false, false, false, true}));
+          }
         }
     }
   }

@@ -162,7 +162,7 @@ int cmd_agent(AgentArgs a) {
   const bool rejected = mtls::is_rejection(r.outcome);
   const bool decided = rejected || r.outcome == mtls::Outcome::kAccepted ||
                        r.outcome == mtls::Outcome::kClientCredentialError;
-  if (!decided) return 3;
+  if (!decided) return kExitHarness;
   const bool ok = expectation == mtls::Expectation::kRejected
                       ? rejected
                       : r.outcome == mtls::Outcome::kAccepted;

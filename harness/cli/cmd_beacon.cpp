@@ -140,7 +140,7 @@ int cmd_beacon(const BeaconArgs& args, const CLI::App& cmd) {
       e != nullptr && std::string(e) == "1") {
     const pid_t parent = ::getppid();
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) return 0;  // the parent died before the request took effect
+    if (::getppid() != parent) return kExitOk;  // the parent died before the request took effect
   }
   std::optional<mtls::beacon::Beacon> started;
   try {
@@ -161,7 +161,7 @@ int cmd_beacon(const BeaconArgs& args, const CLI::App& cmd) {
               << ")\n";
   std::cerr << "stop with Ctrl-C\n";
   beacon.wait_for_signal();
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace

@@ -307,7 +307,7 @@ int run_storm(const BenchArgs& a, const load::LoadOptions& o) {
       storm["connection_ms"]["p50"].get<double>(), storm["connection_ms"]["p99"].get<double>(),
       storm["start_delay_ms"]["p99"].get<double>());
   write_outputs(a, {{"storm", storm}});
-  return storm["answered"].get<std::uint64_t>() == 0 ? 3 : 0;
+  return storm["answered"].get<std::uint64_t>() == 0 ? kExitHarness : kExitOk;
 }
 
 int cmd_bench(const BenchArgs& a) {
@@ -341,7 +341,7 @@ int cmd_bench(const BenchArgs& a) {
   write_outputs(a, result);
   int failed = 0;
   for (const auto& t : result["targets"]) failed += t["handshakes"].get<std::uint64_t>() == 0;
-  return failed ? 3 : 0;
+  return failed ? kExitHarness : kExitOk;
 }
 
 void add_plan_options(CLI::App* bench, BenchArgs& b) {

@@ -43,7 +43,7 @@ int cmd_pki_init(const PkiInitArgs& a) {
               ? ""
               : "; the generated PKCS#12 password file is credentials.valid-p12.password_file")
       << ")\n";
-  return 0;
+  return kExitOk;
 }
 
 struct PkiLintArgs {

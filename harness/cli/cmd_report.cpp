@@ -37,7 +37,7 @@ int cmd_report(const fs::path& in, const fs::path& out, const std::vector<fs::pa
   std::cout << "mtls-harness report: wrote report.json, junit.xml, report.md, report.html, "
                "report.sarif and results.csv to "
             << out.string() << "\n";
-  return 0;
+  return kExitOk;
 }
 
 int cmd_report_verify(const fs::path& file, const std::optional<fs::path>& pub) {
@@ -62,7 +62,7 @@ int cmd_report_merge(const std::vector<fs::path>& files, const fs::path& out) {
   const auto doc = mtls::report::merge_documents(files, mtls::engine::findings_of_records);
   mtls::report::write_all(out, doc);
   const auto& s = doc["summary"];
-  const int code = s.value("exit_code", 3);
+  const int code = s.value("exit_code", kExitHarness);
   for (const auto& f : doc["findings"])
     if (!f.value("expected", false))
       std::cerr << f["severity"].get<std::string>() << ": " << f["title"].get<std::string>()
@@ -90,7 +90,7 @@ int cmd_report_sign(const fs::path& file, const fs::path& key) {
             << ", public key SHA-256 " << doc["signature"]["public_key_sha256"].get<std::string>()
             << "); report.html shows it; check with 'mtls-harness report verify --pub PUB "
             << file.string() << "'\n";
-  return 0;
+  return kExitOk;
 }
 
 int cmd_report_diff(const fs::path& old_file, const fs::path& new_file) {

@@ -79,7 +79,7 @@ void apply_run_flags(const RunFlags& c, mtls::engine::RunOptions& o) {
 // returns its exit code (3 when interrupted).
 int conclude(const std::string& what, const mtls::engine::RunResult& result, const fs::path& out,
              const RunFlags& console) {
-  const int code = result.complete ? mtls::report::exit_code(result.summary) : 3;
+  const int code = result.complete ? mtls::report::exit_code(result.summary) : kExitHarness;
   std::vector<mtls::report::InconclusiveCause> causes;
   try {  // why checks are INCONCLUSIVE, grouped, with the fix: one line each
     causes = mtls::report::inconclusive_causes(
@@ -148,7 +148,7 @@ int cmd_run(const std::vector<std::string>& scenarios, const fs::path& out, unsi
   apply_run_flags(console, o);
   if (list) {
     for (const auto& c : mtls::engine::plan(o)) std::cout << c.dump() << "\n";
-    return 0;
+    return kExitOk;
   }
   const mtls::InterruptWatch interrupt("mtls-harness run");
   o.stop = &interrupt.stop();
@@ -184,7 +184,7 @@ int cmd_probe(ProbeArgs a) {
   apply_run_flags(a.console, o);
   if (p.dry_run) {
     mtls::engine::probe(o, p, std::cout);
-    return 0;
+    return kExitOk;
   }
   const mtls::InterruptWatch interrupt("mtls-harness probe");
   o.stop = &interrupt.stop();

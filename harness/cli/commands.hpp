@@ -13,8 +13,10 @@
 
 namespace mtls::cli {
 
-constexpr int kExitInput = 2;    // usage or input error
-constexpr int kExitHarness = 3;  // harness error, or a check that could not be carried out
+constexpr int kExitOk = 0;        // done; every verdict as expected
+constexpr int kExitFindings = 1;  // done; something to report (a finding, a regression, a FAIL)
+constexpr int kExitInput = 2;     // usage or input error
+constexpr int kExitHarness = 3;   // harness error, or a check that could not be carried out
 
 // Keeps the values the commands' options are bound to alive as long as the app.
 class Store {
