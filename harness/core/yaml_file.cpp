@@ -114,8 +114,13 @@ YAML::Node YamlFields::map(const YAML::Node& parent, const std::string& key,
 void YamlFields::only_keys(const YAML::Node& map, const std::string& where,
                            const std::set<std::string>& allowed) const {
   if (!map.IsMap()) return;
+  std::set<std::string> seen;
   for (const auto& kv : map) {
     const std::string key = kv.first.as<std::string>();
+    // YAML readers keep the first of two equal keys and drop the second without a word.
+    if (!seen.insert(key).second)
+      fail(kv.first, where.empty() ? key : where + "." + key,
+           "is given twice (the second would be ignored)");
     if (!allowed.contains(key)) {
       std::string names;
       for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;

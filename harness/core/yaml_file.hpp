@@ -51,7 +51,7 @@ class YamlFields {
   void one_of(const YAML::Node& at, const std::string& field, const std::string& value,
               const std::vector<std::string>& allowed) const;
   // Fails on a key of `map` not in `allowed` (a typo must not be silently ignored), naming the
-  // known ones. `where`: the mapping's field path ("" for the root).
+  // known ones, and on a key given twice. `where`: the mapping's field path ("" for the root).
   void only_keys(const YAML::Node& map, const std::string& where,
                  const std::set<std::string>& allowed) const;
   // A mapping child (`required`: fail when absent); returns an undefined node when absent.

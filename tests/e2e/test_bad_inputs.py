@@ -51,6 +51,11 @@ def world(tmp_path_factory, pki, manifest):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
+    (tmp / "twice.yaml").write_text(  # a scenario giving `policy` twice: the second must not vanish
+        "name: twice\ndescription: d\npolicy: {client_certificate: required}\n"
+        "policy: {client_certificate: required, revocation: crl}\n"
+        "beacons: [{name: a, url: 'https://a.example'}]\ncredentials: [valid]\n"
+        "operations: [download-policy]\nentry_paths: [https]\n")
     corpus_report = HERE.parent.parent / "fuzz" / "corpus" / "report" / "report.json"
     run_dir = tmp / "a-run"  # a run's folder: its full report.json and its results.jsonl
     run_dir.mkdir()
@@ -62,7 +67,7 @@ def world(tmp_path_factory, pki, manifest):
            "key": pki / manifest["credentials"]["valid"]["key"],
            "p12": pki / manifest["credentials"]["valid-p12"]["p12"],
            "garbage": tmp / "garbage.txt", "empty": tmp / "empty.pem", "file": tmp / "afile",
-           "bad_yaml": tmp / "bad.yaml", "busy_port": holder.getsockname()[1], "closed_port": closed,
+           "bad_yaml": tmp / "bad.yaml", "twice_yaml": tmp / "twice.yaml", "busy_port": holder.getsockname()[1], "closed_port": closed,
            "report": corpus_report, "report_dir": run_dir, "results": run_dir / "results.jsonl"}
     holder.close()
 
