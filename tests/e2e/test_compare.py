@@ -27,3 +27,12 @@ def test_compare_runs_and_counts_only_answered_handshakes():
     t = r["tls13_refused_without_certificate"]
     assert t["s_time_reported_connections"] > 0  # the pitfall, shown for real
     assert t["bench_counted_handshakes"] == 0 and t["bench_errors"].get("REJECTED_AFTER_HANDSHAKE", 0) > 0
+    # Section 4: the generator with one and two workers against nginx pinned to one core; both
+    # counted answered handshakes in both modes, and the ratios are computed from them.
+    w = r["generator_workers_against_pinned_nginx"]
+    for n in ("workers_1", "workers_2"):
+        for mode in ("server-only", "mtls"):
+            assert w[n][mode]["handshakes_per_second"] > 0 and w[n][mode]["generator_cpu_us_per_handshake"] > 0, w
+    assert set(w["generator_cpu_2_over_1"]) == {"server-only", "mtls"}
+    # Section 3 needs tls-perf's source (--tls-perf): without it, the report says so.
+    assert r["generator_cpu_us_per_server_only_handshake_vs_tls_perf"].startswith("not measured")
