@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 
 CLIENT = ["openssl"]  # set from --client in main()
@@ -85,16 +86,19 @@ http {{
     mutual.close()
     # The worker is the master's child: its pid, for CPU accounting. The master writes it once
     # forked; reading the children file waits on nothing but the kernel's bookkeeping.
+    # Bounded by time, not by a count of tries: on a loaded machine (the sanitizer build's tests
+    # run two at a time) the fork can take longer than a few thousand yields.
     children = pathlib.Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     worker = ""
-    for _ in range(2000):
+    deadline = time.monotonic() + 30
+    while not worker and time.monotonic() < deadline and proc.poll() is None:
         worker = children.read_text().split()[0] if children.exists() and children.read_text().split() else ""
-        if worker:
-            break
-        os.sched_yield()
+        if not worker:
+            os.sched_yield()
     if not worker:
         proc.terminate()
-        sys.exit("nginx did not fork its worker")
+        sys.exit(f"nginx did not fork its worker within 30 s (exit status {proc.poll()}; "
+                 f"log {work}/logs/error.log)")
     return proc, ports, int(worker)
 
 
