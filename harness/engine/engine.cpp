@@ -15,6 +15,7 @@
 #include "core/files.hpp"
 #include "core/home.hpp"
 #include "core/timefmt.hpp"
+#include "core/yaml_file.hpp"
 #include "engine/beacon_process.hpp"
 #include "engine/execute.hpp"
 #include "engine/findings.hpp"
@@ -35,17 +36,12 @@ using json = nlohmann::json;
 void check_simulated_settings(const Scenario& sc) {
   for (const auto& b : sc.beacons) {
     if (!b.simulated) continue;
-    char tmpl[] = "/tmp/mtls-settings-XXXXXX";
-    const int fd = ::mkstemp(tmpl);
-    if (fd < 0) throw HarnessError("mkstemp failed");
-    ::close(fd);
-    const fs::path tmp = tmpl;
-    try {
-      write_file_atomic(tmp, beacon_config_yaml(*b.simulated, b.name, b.name, "/", "/"));
-      beacon::load_beacon_config(tmp);
-      fs::remove(tmp);
+    try {  // the beacon's own validator, on the config it will be given (no file needed)
+      const std::string config = beacon_config_yaml(*b.simulated, b.name, b.name, "/", "/");
+      guard_yaml(sc.file, [&] {
+        return beacon::beacon_config_from_yaml(YAML::Load(config), sc.file, sc.file.parent_path());
+      });
     } catch (const InputError& e) {
-      fs::remove(tmp);
       const std::string what = e.what();
       const auto at = what.find("field '");
       throw InputError(
@@ -206,10 +202,8 @@ void scenario_findings(RunFindings& out, const Scenario& sc, std::vector<ResultR
   if (sc.expected_findings && !interrupted) {
     std::vector<DeclaredFinding> declared;
     for (const auto& e : *sc.expected_findings) {
-      std::vector<std::string> ops = e.operations;
-      if (ops.empty())
-        ops = e.kind == "boundary-leak" && sc.boundary ? sc.boundary->operations : sc.operations;
-      declared.push_back({e.severity, e.kind, e.beacon, e.credential, e.entry_path, ops});
+      declared.push_back(
+          {e.severity, e.kind, e.beacon, e.credential, e.entry_path, declared_operations(sc, e)});
     }
     for (auto& f : match_self_test(sc.id, declared, groups, records)) out.add_recorded(f);
   }

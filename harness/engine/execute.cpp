@@ -25,10 +25,7 @@ constexpr int kAlertProtocolVersion = 70;
 bool declares(const Scenario& sc, const ResultRecord& r, bool boundary) {
   if (!sc.expected_findings || !r.severity) return false;
   for (const auto& e : *sc.expected_findings) {
-    const std::vector<std::string>& ops = !e.operations.empty() ? e.operations
-                                          : e.kind == "boundary-leak" && sc.boundary
-                                              ? sc.boundary->operations
-                                              : sc.operations;
+    const std::vector<std::string>& ops = declared_operations(sc, e);
     if (e.severity == to_string(*r.severity) && e.kind == (boundary ? "boundary-leak" : "check") &&
         e.beacon == r.beacon && e.credential == r.credential && e.entry_path == r.entry_path &&
         std::find(ops.begin(), ops.end(), r.operation) != ops.end())

@@ -279,6 +279,11 @@ static Scenario load_scenario_fields(const fs::path& file,
   return s;
 }
 
+const std::vector<std::string>& declared_operations(const Scenario& sc, const ExpectedFinding& e) {
+  if (!e.operations.empty()) return e.operations;
+  return e.kind == "boundary-leak" && sc.boundary ? sc.boundary->operations : sc.operations;
+}
+
 Scenario load_scenario(const fs::path& file, const std::vector<std::string>& operation_ids) {
   return guard_yaml(file, [&] { return load_scenario_fields(file, operation_ids); });
 }

@@ -78,6 +78,10 @@ struct Scenario {
   std::string policy_key() const { return revocation == "crl" ? "require_crl" : "require"; }
 };
 
+// The operations an expected finding covers: its own list, else the boundary's (a boundary leak)
+// or the scenario's.
+const std::vector<std::string>& declared_operations(const Scenario& sc, const ExpectedFinding& e);
+
 // `operation_ids`: the catalogue's ids (for "operations: all" and for checking names).
 Scenario load_scenario(const std::filesystem::path& file,
                        const std::vector<std::string>& operation_ids);
