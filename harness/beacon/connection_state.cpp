@@ -5,40 +5,6 @@
 
 namespace mtls::beacon {
 
-std::string_view to_string(ConnState s) {
-  switch (s) {
-    case ConnState::kHandshaking:
-      return "handshaking";
-    case ConnState::kAdmitted:
-      return "admitted";
-    case ConnState::kRenegotiating:
-      return "renegotiating";
-    case ConnState::kRefused:
-      return "refused";
-    case ConnState::kClosing:
-      return "closing";
-  }
-  return "?";
-}
-
-std::string_view to_string(ConnAction a) {
-  switch (a) {
-    case ConnAction::kNone:
-      return "none";
-    case ConnAction::kAlert:
-      return "alert";
-    case ConnAction::kClose:
-      return "close";
-    case ConnAction::kServeHeld:
-      return "serve-held";
-    case ConnAction::kRenegotiate:
-      return "renegotiate";
-    case ConnAction::kServe:
-      return "serve";
-  }
-  return "?";
-}
-
 std::string_view alert_for(RejectMode m) {
   switch (m) {
     case RejectMode::kAlertHandshakeFailure:

@@ -26,7 +26,6 @@ enum class ConnState {
   kRefused,        // the client is refused after the handshake (HTTP 403/400, or a close)
   kClosing,        // the connection ends (an alert was sent, or the listener closes it)
 };
-std::string_view to_string(ConnState s);
 
 enum class ConnAction {
   kNone,
@@ -36,7 +35,6 @@ enum class ConnAction {
   kRenegotiate,  // hold the request, ask for a certificate by renegotiating
   kServe,        // answer the request now
 };
-std::string_view to_string(ConnAction a);
 
 // The TLS alert a listener refusing in the handshake sends, by its name ("handshake_failure",
 // "certificate_required", "access_denied", "bad_certificate"); empty for modes that refuse later.
