@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/files.hpp"
@@ -58,7 +59,12 @@ nlohmann::json run_storm(const StormOptions& o) {
       ++started;
     }
     peak_in_flight = std::max(peak_in_flight, engine->in_flight());
-    const auto finished = engine->step(std::chrono::milliseconds(engine->in_flight() ? 20 : 1));
+    if (engine->in_flight() == 0 && started < o.devices) {  // idle until the next planned start
+      std::this_thread::sleep_until(
+          t0 + std::chrono::duration_cast<Clock::duration>(o.window * started / o.devices));
+      continue;
+    }
+    const auto finished = engine->step(std::chrono::milliseconds(20));
     for (const auto& f : finished) {
       ++done;
       connection_ms.push_back(f.latency_us / 1000);
