@@ -8,10 +8,12 @@
      access log (status only) says what each client's requests got, so that only answered (200)
      handshakes are compared;
   3. our generator vs tls-perf (Tempesta's TLS handshake generator: C++, OpenSSL, handshakes only, no
-     HTTP, no client certificate) against nginx's server-only port, one thread each, 16 connections
-     in flight: generator CPU per handshake (ours also sends one GET and counts only answered
-     handshakes). Only with --tls-perf DIR (its source folder, built here with `make`, or the
-     binary); it is a third-party tool, not part of the project;
+     HTTP, no client certificate) against nginx's server-only port (nginx pinned to the last core,
+     the generators to the first), one thread each, 16 connections in flight, taking turns three
+     times: generator CPU per handshake, each round and the medians (ours also sends one GET and
+     counts only answered handshakes); tls-perf also with tcmalloc preloaded, the allocator our
+     binary links, to show the allocator's share. Only with --tls-perf DIR (its source folder, built here with
+     `make`, or the binary); it is a third-party tool, not part of the project;
   4. generator workers: nginx pinned to the last core (taskset), `bench --workers 1` then
      `--workers 2` against it, server-only and mTLS: handshakes/s and generator CPU per handshake;
   5. why a handshake must count only when the server answered: against a TLS 1.3 server that
@@ -30,6 +32,7 @@ import re
 import resource
 import selectors
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,10 +42,15 @@ import time
 CLIENT = ["openssl"]  # set from --client in main()
 
 
-def bench(binary, out, *args, seconds):
+def pinned(cpu):
+    """The command prefix that runs a program on core `cpu` (nothing when None)."""
+    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
+
+def bench(binary, out, *args, seconds, cpu=None):
     # One generator worker unless asked (section 4 compares 1 and 2): the server has the other core.
     workers = [] if "--workers" in args else ["--workers", "1"]
-    p = subprocess.run([binary, "bench", "--duration", str(seconds), "--out", str(out), "--client", CLIENT[0],
+    p = subprocess.run([*pinned(cpu), binary, "bench", "--duration", str(seconds), "--out", str(out), "--client", CLIENT[0],
                         *workers, *map(str, args)],
                        capture_output=True, timeout=seconds * 4 + 60)
     if p.returncode not in (0, 3):
@@ -79,8 +87,7 @@ http {{
            ssl_client_certificate {pki / m['trust']['client_ca_bundle']}; ssl_verify_client on; ssl_verify_depth 3; }}
 }}""")
     env = dict(os.environ, NGINX=f"{plain.fileno()};{mutual.fileno()};")
-    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
-    proc = subprocess.Popen([*pin, "nginx", "-p", str(work), "-c", str(work / "nginx.conf")], env=env,
+    proc = subprocess.Popen([*pinned(cpu), "nginx", "-p", str(work), "-c", str(work / "nginx.conf")], env=env,
                             pass_fds=[plain.fileno(), mutual.fileno()], stderr=subprocess.DEVNULL)
     plain.close()
     mutual.close()
@@ -158,18 +165,64 @@ def build_tls_perf(source, work):
     return build / "tls-perf"
 
 
-def tls_perf(binary, port, seconds):
-    """tls-perf, one thread, 16 connections, TLS 1.2 like nginx's configuration: (handshakes, CPU us)."""
+def tls_perf(binary, port, seconds, cpu=None, preload=None):
+    """tls-perf, one thread, 16 connections, TLS 1.2 like nginx's configuration: (handshakes, CPU us).
+    `preload`: a shared library run in it (LD_PRELOAD), e.g. the allocator our binary links."""
+    env = dict(os.environ, LD_PRELOAD=str(preload)) if preload else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run([str(binary), "-q", "-t", "1", "-l", "16", "-T", str(seconds), "-c",
+    p = subprocess.run([*pinned(cpu), str(binary), "-q", "-t", "1", "-l", "16", "-T", str(seconds), "-c",
                         "ECDHE-ECDSA-CHACHA20-POLY1305", "-C", "X25519:prime256v1", "127.0.0.1", str(port)],
-                       capture_output=True, timeout=seconds + 60)
+                       capture_output=True, timeout=seconds + 60, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_us = ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) * 1e6
     m = re.search(rb"HANDSHAKES (\d+)", p.stdout)
     if not m:
         sys.exit("tls-perf printed no total: " + (p.stdout + p.stderr).decode()[-800:])
     return int(m.group(1)), cpu_us
+
+
+def versus_tls_perf(binary, work, pki, m, ca, source, seconds, rounds=3):
+    """Section 3: nginx pinned to the last core, each generator pinned to the first (when there are
+    two), taking turns `rounds` times: generator CPU per server-only handshake, each round and the
+    medians. Turns, not one run each: the machine's speed drifts over a minute by more than the
+    difference measured."""
+    binary_tp = build_tls_perf(source, work)
+    # Our binary links tcmalloc (bench.json's settings.allocator); tls-perf as its Makefile builds it
+    # runs on glibc's malloc. The target compares the tools as built; the same tls-perf with
+    # tcmalloc preloaded is measured too, so that the allocator's share is plain to see.
+    tcmalloc = pathlib.Path("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
+    last = os.cpu_count() - 1
+    gen_cpu = 0 if last > 0 else None
+    nginx, ports, worker = start_nginx(work / "nginx-tls-perf", pki, m, cpu=last if last > 0 else None)
+    theirs, theirs_tc, ours, ours_hs, allocator = [], [], [], [], None
+    try:
+        for i in range(rounds):
+            tp_hs, tp_cpu = tls_perf(binary_tp, ports["server-only"], seconds, cpu=gen_cpu)
+            theirs.append(tp_cpu / tp_hs if tp_hs else 0)
+            if tcmalloc.exists():
+                tp_hs, tp_cpu = tls_perf(binary_tp, ports["server-only"], seconds, cpu=gen_cpu, preload=tcmalloc)
+                theirs_tc.append(tp_cpu / tp_hs if tp_hs else 0)
+            r = bench(binary, work / f"gen-so-{i}", "--target", f"server-only=https://127.0.0.1:{ports['server-only']}",
+                      "--ca", ca, "--workers", "1", "--pid", worker, seconds=seconds, cpu=gen_cpu)["server-only"]
+            ours.append(r["generator_cpu_us_per_handshake"])
+            ours_hs.append(r["handshakes"])
+            allocator = json.loads((work / f"gen-so-{i}" / "bench.json").read_text())["settings"]["allocator"]
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    med_ours, med_theirs = statistics.median(ours), statistics.median(theirs)
+    return {"rounds": rounds,
+            "tls_perf_cpu_us_per_handshake": [round(x, 1) for x in theirs],
+            "ours_cpu_us_per_handshake": [round(x, 1) for x in ours],
+            "ours_handshakes": ours_hs,
+            "ours_over_tls_perf_each_round": [ratio_of(o, t) for o, t in zip(ours, theirs)],
+            "median_tls_perf_cpu_us_per_handshake": round(med_theirs, 1),
+            "median_ours_cpu_us_per_handshake": round(med_ours, 1),
+            "ours_over_tls_perf": ratio_of(med_ours, med_theirs),
+            "our_allocator": allocator,
+            "median_tls_perf_with_tcmalloc_cpu_us_per_handshake":
+                round(statistics.median(theirs_tc), 1) if theirs_tc else "not measured (no libtcmalloc_minimal.so.4)",
+            "ours_over_tls_perf_with_tcmalloc": ratio_of(med_ours, statistics.median(theirs_tc)) if theirs_tc else None}
 
 
 def workers_scaling(binary, work, pki, m, ca, cert, key, seconds):
@@ -230,21 +283,12 @@ def main():
                                   "-www", "/ManageSoftDL/"], a.seconds)
         nginx_under_s_time = (proc_cpu_us(worker) - nginx_before) / st_conn if st_conn else None
         statuses_s_time = access.since_last()
-        perf = None
-        if a.tls_perf:  # server-only: tls-perf cannot send a client certificate
-            tp_hs, tp_cpu = tls_perf(build_tls_perf(a.tls_perf, work), ports["server-only"], a.seconds)
-            ours_so = bench(a.bin, work / "gen-so", "--target", f"server-only=https://127.0.0.1:{ports['server-only']}",
-                            "--ca", ca, "--workers", "1", "--pid", worker, seconds=a.seconds)["server-only"]
-            perf = {"tls_perf_handshakes": tp_hs,
-                    "tls_perf_cpu_us_per_handshake": round(tp_cpu / tp_hs, 1) if tp_hs else None,
-                    "ours_cpu_us_per_handshake": round(ours_so["generator_cpu_us_per_handshake"], 1),
-                    "ours_handshakes": ours_so["handshakes"],
-                    "ours_over_tls_perf": ratio_of(ours_so["generator_cpu_us_per_handshake"], tp_cpu / tp_hs if tp_hs else 0)}
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
 
     scaling = workers_scaling(a.bin, work, pki, m, ca, cert, key, a.seconds * 2)
+    perf = versus_tls_perf(a.bin, work, pki, m, ca, a.tls_perf, a.seconds) if a.tls_perf else None
 
     # TLS 1.3 with a required certificate: the refusal arrives after the client's Finished.
     root = work / "www" / "ManageSoftDL"

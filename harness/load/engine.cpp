@@ -12,10 +12,13 @@
 #include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "agent/multi.hpp"
@@ -101,9 +104,11 @@ struct NativeTarget {
   // presenting the same certificate is not verified again (see verify_once).
   std::vector<unsigned char> verified_leaf;
   Clock::time_point verified_until;
-  // The version the server answered with. Once it chose TLS 1.2, connections offer 1.2 at most:
-  // a ClientHello that also offers 1.3 carries a key share the client makes for nothing.
-  int version = 0;
+  std::shared_ptr<const agent::LoadedCredential> credential;  // sent when the server asks
+  bool check_server = true;
+  // Set once a connection was answered: from then on `ctx` offers only what the server chose
+  // (see narrowed_to).
+  bool narrowed = false;
   std::string request;  // the GET every connection sends (the same bytes each time)
   addrinfo address{};
   sockaddr_storage storage{};
@@ -138,6 +143,18 @@ int verify_once(X509_STORE_CTX* x, void* arg) {
   return ok;
 }
 
+// A descriptor closed with its owner.
+struct Descriptor {
+  int fd;
+  explicit Descriptor(int f) : fd(f) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+  int get() const { return fd; }
+};
+
 struct Conn {
   enum class State { kConnecting, kHandshake, kWriting, kReading } state = State::kConnecting;
   std::size_t target = 0;
@@ -146,7 +163,6 @@ struct Conn {
   agent::Transfer::Observation obs;
   agent::ResponseReader reader{false};
   std::size_t written = 0;
-  short want = POLLOUT;
   Clock::time_point started, deadline;
   ~Conn() {
     ssl.reset();
@@ -158,6 +174,7 @@ class NativeEngine : public Engine {
  public:
   NativeEngine(const std::vector<EngineTarget>& targets, const agent::TrustSettings& trust,
                bool resume) {
+    if (epoll_.get() < 0) throw HarnessError(std::string("bench: epoll: ") + std::strerror(errno));
     for (const auto& t : targets) {
       auto u = agent::parse_url(t.url);
       if (!u || u->scheme != "https") throw InputError("bench: " + t.url + " is not https://");
@@ -175,27 +192,66 @@ class NativeEngine : public Engine {
       nt->address.ai_addr = reinterpret_cast<sockaddr*>(&nt->storage);
       nt->address.ai_next = nullptr;
       ::freeaddrinfo(res);
-      nt->ctx.reset(SSL_CTX_new(TLS_client_method()));
-      SSL_CTX* ctx = nt->ctx.get();
-      SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-      // No session ticket unless resuming: a ticket the client never uses costs the server its
-      // making (with a client certificate inside; nginx: ~110 us of its CPU per mTLS handshake).
-      if (!nt->resume) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-      if (trust.check_server_certificate) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-        SSL_CTX_set_cert_verify_callback(ctx, verify_once, nt.get());
-        if (SSL_CTX_load_verify_locations(ctx, trust.ca_file ? trust.ca_file->c_str() : nullptr,
-                                          trust.ca_path ? trust.ca_path->c_str() : nullptr) != 1)
-          throw InputError("bench: the CA file or folder cannot be loaded");
-      }
+      nt->check_server = trust.check_server_certificate;
       agent::ClientCredential cred = t.credential;
       agent::preload(cred);
       if (cred.p12) throw InputError("bench: give the client credential as PEM (--cert/--key)");
-      if (cred.loaded && !agent::use_credential(ctx, *cred.loaded))
-        throw InputError("bench: the client certificate and key cannot be used together");
-      ERR_clear_error();
+      nt->credential = cred.loaded;
+      nt->ctx = context_for(*nt, trust, nullptr);
       targets_.push_back(std::move(nt));
     }
+  }
+
+  // A client context for `nt`: TLS 1.2 and up, its credential, its server check (with `store`
+  // when given, else the trust's CA file or folder).
+  static agent::SslCtxHandle context_for(NativeTarget& nt, const agent::TrustSettings& trust,
+                                         X509_STORE* store) {
+    agent::SslCtxHandle handle(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX* ctx = handle.get();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // Read what the socket holds, not a record header then its body: the server's flight is
+    // about six records, one or two reads instead of a dozen.
+    SSL_CTX_set_read_ahead(ctx, 1);
+    // No session ticket unless resuming: a ticket the client never uses costs the server its
+    // making (with a client certificate inside; nginx: ~110 us of its CPU per mTLS handshake).
+    if (!nt.resume) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (nt.check_server) {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      SSL_CTX_set_cert_verify_callback(ctx, verify_once, &nt);
+      if (store != nullptr)
+        SSL_CTX_set1_cert_store(ctx, store);
+      else if (SSL_CTX_load_verify_locations(ctx, trust.ca_file ? trust.ca_file->c_str() : nullptr,
+                                             trust.ca_path ? trust.ca_path->c_str() : nullptr) != 1)
+        throw InputError("bench: the CA file or folder cannot be loaded");
+    }
+    if (nt.credential && !agent::use_credential(ctx, *nt.credential))
+      throw InputError("bench: the client certificate and key cannot be used together");
+    ERR_clear_error();
+    return handle;
+  }
+
+  // After the first answered connection: a context that offers only the version, cipher suite
+  // and (TLS 1.3) key-exchange group the server chose from the full offer. The server makes the
+  // same choices and does the same work; the client no longer builds offers nobody takes (a 1.3
+  // key share against a 1.2 server, thirty cipher suites), as tls-perf is told to by its flags.
+  void narrow(NativeTarget& nt, const SSL* ssl) {
+    const int version = SSL_version(ssl);
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+    nt.narrowed = true;
+    if (cipher == nullptr) return;
+    agent::SslCtxHandle ctx = context_for(nt, {}, SSL_CTX_get_cert_store(nt.ctx.get()));
+    bool ok = false;
+    if (version == TLS1_3_VERSION) {
+      const int group = SSL_get_negotiated_group(const_cast<SSL*>(ssl));
+      ok = SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) == 1 &&
+           SSL_CTX_set_ciphersuites(ctx.get(), SSL_CIPHER_get_name(cipher)) == 1 &&
+           (group <= 0 || SSL_CTX_set1_groups(ctx.get(), &group, 1) == 1);
+    } else if (version == TLS1_2_VERSION) {
+      ok = SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION) == 1 &&
+           SSL_CTX_set_cipher_list(ctx.get(), SSL_CIPHER_get_name(cipher)) == 1;
+    }
+    ERR_clear_error();
+    if (ok) nt.ctx = std::move(ctx);  // connections in flight keep the old one (reference count)
   }
 
   void start(std::size_t t) override {
@@ -214,25 +270,35 @@ class NativeEngine : public Engine {
       finish(*c, CURLE_COULDNT_CONNECT);
       return;
     }
-    c->want = POLLOUT;
+    // Edge-triggered, both directions, registered once: no epoll_ctl per state change, and the
+    // descriptor leaves the set when it is closed.
+    epoll_event ev{.events = EPOLLIN | EPOLLOUT | EPOLLET, .data = {.ptr = c.get()}};
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+      finish(*c, CURLE_COULDNT_CONNECT);
+      return;
+    }
     conns_.push_back(std::move(c));
+    // On loopback the TCP handshake is usually over when connect() returns: the ClientHello goes
+    // out now, not after a readiness round (a refused connection shows at that first write).
+    advance(*conns_.back());
   }
 
   std::size_t in_flight() const override { return conns_.size(); }
 
   std::vector<Finished> step(std::chrono::milliseconds wait) override {
-    std::vector<pollfd>& fds = fds_;  // kept between steps: no allocation per step
-    fds.clear();
-    for (const auto& c : conns_) fds.push_back({c->fd, c->want, 0});
-    if (!fds.empty()) ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
-    const auto now = Clock::now();
-    for (std::size_t i = 0; i < conns_.size(); ++i) {
-      Conn& c = *conns_[i];
-      if (fds[i].revents != 0)
-        advance(c);
-      else if (now > c.deadline)
-        finish(c, CURLE_OPERATION_TIMEDOUT);
+    // Connections that ended as they started (refused at once) are gone before waiting.
+    std::erase_if(conns_, [](const auto& c) { return c->fd < 0; });
+    if (!conns_.empty()) {
+      const int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
+                                 static_cast<int>(wait.count()));
+      for (int i = 0; i < n; ++i) {
+        auto* c = static_cast<Conn*>(events_[static_cast<std::size_t>(i)].data.ptr);
+        if (c->fd >= 0) advance(*c);
+      }
     }
+    const auto now = Clock::now();
+    for (const auto& c : conns_)
+      if (c->fd >= 0 && now > c->deadline) finish(*c, CURLE_OPERATION_TIMEDOUT);
     std::erase_if(conns_, [](const auto& c) { return c->fd < 0; });
     return std::exchange(done_, {});
   }
@@ -251,7 +317,7 @@ class NativeEngine : public Engine {
     }
     if (f.answered) {
       f.status = *c.reader.status();
-      if (c.ssl) targets_[c.target]->version = SSL_version(c.ssl.get());
+      if (c.ssl && !targets_[c.target]->narrowed) narrow(*targets_[c.target], c.ssl.get());
     }
     done_.push_back(std::move(f));
     c.ssl.reset();
@@ -270,17 +336,12 @@ class NativeEngine : public Engine {
   template <typename F>
   bool io(Conn& c, F call, long fail_code, int* result = nullptr) {
     const int r = call();
+    const int sys = errno;
     if (result) *result = r;
     if (r > 0) return true;
     const int err = SSL_get_error(c.ssl.get(), r);
-    if (err == SSL_ERROR_WANT_READ) {
-      c.want = POLLIN;
-      return false;
-    }
-    if (err == SSL_ERROR_WANT_WRITE) {
-      c.want = POLLOUT;
-      return false;
-    }
+    // Edge-triggered: the socket signals again when it can read (or write) more.
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return false;
     if (c.state == Conn::State::kReading) {
       c.reader.close();
       if (c.reader.done() && c.reader.status()) {
@@ -289,6 +350,9 @@ class NativeEngine : public Engine {
       }
       fail_code = err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ? CURLE_GOT_NOTHING
                                                                            : CURLE_RECV_ERROR;
+    } else if (c.state == Conn::State::kHandshake && err == SSL_ERROR_SYSCALL &&
+               (sys == ECONNREFUSED || sys == EHOSTUNREACH || sys == ENETUNREACH)) {
+      fail_code = CURLE_COULDNT_CONNECT;  // the TCP connection never came up
     } else if (c.state == Conn::State::kHandshake &&
                SSL_get_verify_result(c.ssl.get()) != X509_V_OK) {
       fail_code = CURLE_PEER_FAILED_VERIFICATION;
@@ -300,10 +364,6 @@ class NativeEngine : public Engine {
   void advance(Conn& c) {
     NativeTarget& t = *targets_[c.target];
     if (c.state == Conn::State::kConnecting) {
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) return finish(c, CURLE_COULDNT_CONNECT);
       c.ssl.reset(SSL_new(t.ctx.get()));
       SSL* ssl = c.ssl.get();
       SSL_set_fd(ssl, c.fd);
@@ -316,7 +376,6 @@ class NativeEngine : public Engine {
         SSL_set1_host(ssl, t.url.host.c_str());
       }
       if (t.resume && t.session) SSL_set_session(ssl, t.session.get());
-      if (t.version == TLS1_2_VERSION) SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
       if (t.request.empty())
         t.request = agent::http_request(kSpec, kSpec.path_template, t.url.authority(), "", false);
       c.state = Conn::State::kHandshake;
@@ -356,7 +415,8 @@ class NativeEngine : public Engine {
   std::vector<std::unique_ptr<NativeTarget>> targets_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Finished> done_;
-  std::vector<pollfd> fds_;
+  Descriptor epoll_{::epoll_create1(EPOLL_CLOEXEC)};
+  std::array<epoll_event, 64> events_{};
 };
 
 }  // namespace

@@ -2,9 +2,10 @@
 // fresh TLS connection doing one small GET; a handshake counts only when the server answered.
 // - CurlEngine: the agent's own stack (libcurl multi + OpenSSL), as devices use it. libcurl makes
 //   a new SSL_CTX for every connection (about 15 % of its instructions, callgrind).
-// - NativeEngine: OpenSSL driven directly on non-blocking sockets with poll(), one SSL_CTX per
-//   target made once (credential and trust loaded once), as `openssl s_time` does: the cheaper
-//   generator, so that the generator is not the bottleneck it measures. The default.
+// - NativeEngine: OpenSSL driven directly on non-blocking sockets with edge-triggered epoll, one
+//   SSL_CTX per target made once (credential and trust loaded once) and narrowed to what the
+//   server chose after its first answer: the cheaper generator, so that the generator is not the
+//   bottleneck it measures. The default.
 #pragma once
 
 #include <chrono>

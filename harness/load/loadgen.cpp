@@ -2,6 +2,7 @@
 #include "load/loadgen.hpp"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -76,6 +77,21 @@ std::optional<double> process_cpu_us(pid_t pid) {
     }
   }
   return std::nullopt;
+}
+
+std::string allocator_name() {
+  // gperftools' tcmalloc exports tc_version(); glibc's malloc has no such symbol.
+  using Version = const char* (*)(int*, int*, const char**);
+  if (auto* v = reinterpret_cast<Version>(::dlsym(RTLD_DEFAULT, "tc_version"))) {
+    int major = 0, minor = 0;
+    const char* patch = nullptr;
+    v(&major, &minor, &patch);
+    return "tcmalloc " + std::to_string(major) + "." + std::to_string(minor);
+  }
+  // The sanitizers replace malloc with their own (checking, and slower).
+  if (::dlsym(RTLD_DEFAULT, "__asan_init") || ::dlsym(RTLD_DEFAULT, "__tsan_init"))
+    return "sanitizer";
+  return "glibc";
 }
 
 namespace {
@@ -274,6 +290,7 @@ nlohmann::json run_load(const LoadOptions& o) {
         {"duration_s", o.duration.count() / 1000.0},
         {"slice_s", o.slice.count() / 1000.0},
         {"resume", o.resume},
+        {"allocator", allocator_name()},
         {"server_pid", o.server_pid ? nlohmann::json(*o.server_pid) : nlohmann::json(nullptr)}}},
       {"targets", targets},
       {"slices", slices},

@@ -49,6 +49,11 @@ struct LoadOptions {
 };
 
 // CPU time (us) of a process, from /proc/<pid>/stat (utime + stime); nullopt when it is gone.
+// The memory allocator this process runs on ("tcmalloc 2.10", "sanitizer" or "glibc"): bench.json
+// reports it,
+// since OpenSSL's many small allocations make it part of every CPU figure.
+std::string allocator_name();
+
 std::optional<double> process_cpu_us(pid_t pid);
 
 // Runs the load; returns the JSON result (per target, plus the run's settings, each worker's CPU,

@@ -3,8 +3,12 @@ against our beacon and reports per-mode figures; a handshake counts only when th
 answered (a rejected mTLS handshake is an error by outcome name, never a success); bad input is
 a one-line error. No figure is asserted here: performance claims live in BENCHMARKS.md."""
 import json
+import socket
+import subprocess
 
-from helpers import credential_args
+import pytest
+
+from helpers import BIN, credential_args
 
 
 def test_interleaved_modes_against_our_beacon(harness, tmp_path):
@@ -22,6 +26,10 @@ def test_interleaved_modes_against_our_beacon(harness, tmp_path):
         assert t["server_cpu_us_per_handshake"] is not None and t["server_cpu_us_per_handshake"] > 0
         assert t["generator_cpu_us_per_handshake"] > 0
     assert result["chart"]["rows"] and {r["label"] for r in result["chart"]["rows"]} == set(names)
+    # The allocator it names is the one the dynamic linker loaded (the truth: ldd).
+    linked = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    assert ("libtcmalloc_minimal" in linked) == result["settings"]["allocator"].startswith("tcmalloc"), \
+        (result["settings"], linked)
 
 
 def test_a_refused_handshake_is_never_counted(harness, start_beacon, pki, manifest, tmp_path):
@@ -39,6 +47,43 @@ def test_a_refused_handshake_is_never_counted(harness, start_beacon, pki, manife
     assert p.returncode == 0
     t = json.loads((tmp_path / "valid" / "bench.json").read_text())["targets"][0]
     assert t["handshakes"] > 0 and t["errors"] == {}
+
+
+def test_a_closed_port_is_unreachable_never_a_handshake(harness, pki, manifest, tmp_path):
+    s = socket.socket()  # bound, not listening: the kernel refuses connections to it
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    try:
+        with pytest.raises(ConnectionRefusedError):  # the truth first
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        p = harness("bench", "--target", f"https://127.0.0.1:{port}", "--ca", pki / manifest["trust"]["server_ca_bundle"],
+                    "--mode", "server-only", "--duration", "1",
+                    "--concurrency", "2", "--out", tmp_path, timeout=60)
+    finally:
+        s.close()
+    assert p.returncode == 3, p.stderr.decode()[-2000:]
+    t = json.loads((tmp_path / "bench.json").read_text())["targets"][0]
+    assert t["handshakes"] == 0 and set(t["errors"]) == {"UNREACHABLE"}, t
+
+
+def test_the_narrowed_offer_keeps_tls13_the_group_and_the_certificate(harness, reference_servers, pki, manifest,
+                                                                      tmp_path):
+    # A TLS 1.3-only server that takes P-256 only and requires a client certificate: the first
+    # ClientHello (X25519 key share) gets a retry request; after the first answer the generator
+    # offers TLS 1.3, the chosen suite and P-256, with its certificate. Every connection must
+    # still be answered.
+    server = reference_servers("s_server", "-tls1_3", "-groups", "P-256", "-Verify", "3")
+    ca = ["--ca", pki / manifest["trust"]["server_ca_bundle"]]
+    p = harness("bench", "--target", server.url, *ca, *credential_args(manifest, pki, "valid"), "--mode", "mtls",
+                "--duration", "2", "--concurrency", "2", "--out", tmp_path, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    t = json.loads((tmp_path / "bench.json").read_text())["targets"][0]
+    assert t["handshakes"] > 8 and t["errors"] == {}, t  # well past the first answer
+    # Without the certificate the same server refuses: the answers above needed it.
+    p = harness("bench", "--target", server.url, *ca, "--mode", "server-only", "--duration", "1",
+                "--concurrency", "1", "--out", tmp_path / "none", timeout=60)
+    t = json.loads((tmp_path / "none" / "bench.json").read_text())["targets"][0]
+    assert t["handshakes"] == 0 and t["errors"], t
 
 
 def test_bench_bad_inputs(harness, tmp_path):
