@@ -28,22 +28,6 @@ std::string read_file(const fs::path& path) {
 }
 
 namespace {
-// Owns a POSIX file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 [[noreturn]] void fail_write(const fs::path& path, const char* what, int err) {
   throw HarnessError(path.string() + ": " + what + " failed (" + std::strerror(err) + ")");
 }

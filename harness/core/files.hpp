@@ -1,13 +1,32 @@
 // files.hpp: error types that map to exit codes, and file helpers (read whole files, atomic
-// writes with fsync + rename, SHA-256 digests).
+// writes with fsync + rename, SHA-256 digests, an owned file descriptor).
 #pragma once
 
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include <unistd.h>
 
 namespace mtls {
+
+// Owns a POSIX file descriptor (closed with its owner).
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 // Bad input from the user (a file, a flag, a field): the CLI prints it on one line, exit code 2.
 class InputError : public std::runtime_error {

@@ -143,18 +143,6 @@ int verify_once(X509_STORE_CTX* x, void* arg) {
   return ok;
 }
 
-// A descriptor closed with its owner.
-struct Descriptor {
-  int fd;
-  explicit Descriptor(int f) : fd(f) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (fd >= 0) ::close(fd);
-  }
-  int get() const { return fd; }
-};
-
 struct Conn {
   enum class State { kConnecting, kHandshake, kWriting, kReading } state = State::kConnecting;
   std::size_t target = 0;
@@ -415,7 +403,7 @@ class NativeEngine : public Engine {
   std::vector<std::unique_ptr<NativeTarget>> targets_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Finished> done_;
-  Descriptor epoll_{::epoll_create1(EPOLL_CLOEXEC)};
+  Fd epoll_{::epoll_create1(EPOLL_CLOEXEC)};
   std::array<epoll_event, 64> events_{};
 };
 
