@@ -107,7 +107,7 @@ struct NativeTarget {
   std::shared_ptr<const agent::LoadedCredential> credential;  // sent when the server asks
   bool check_server = true;
   // Set once a connection was answered: from then on `ctx` offers only what the server chose
-  // (see narrowed_to).
+  // (see narrow).
   bool narrowed = false;
   std::string request;  // the GET every connection sends (the same bytes each time)
   addrinfo address{};
@@ -222,7 +222,7 @@ class NativeEngine : public Engine {
   // and (TLS 1.3) key-exchange group the server chose from the full offer. The server makes the
   // same choices and does the same work; the client no longer builds offers nobody takes (a 1.3
   // key share against a 1.2 server, thirty cipher suites), as tls-perf is told to by its flags.
-  void narrow(NativeTarget& nt, const SSL* ssl) {
+  void narrow(NativeTarget& nt, SSL* ssl) {
     const int version = SSL_version(ssl);
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
     nt.narrowed = true;
@@ -230,7 +230,7 @@ class NativeEngine : public Engine {
     agent::SslCtxHandle ctx = context_for(nt, {}, SSL_CTX_get_cert_store(nt.ctx.get()));
     bool ok = false;
     if (version == TLS1_3_VERSION) {
-      const int group = SSL_get_negotiated_group(const_cast<SSL*>(ssl));
+      const int group = SSL_get_negotiated_group(ssl);
       ok = SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) == 1 &&
            SSL_CTX_set_ciphersuites(ctx.get(), SSL_CIPHER_get_name(cipher)) == 1 &&
            (group <= 0 || SSL_CTX_set1_groups(ctx.get(), &group, 1) == 1);
@@ -320,7 +320,8 @@ class NativeEngine : public Engine {
     ERR_clear_error();
   }
 
-  // Runs an SSL call; true when it completed, false when it waits (c.want set) or failed (done).
+  // Runs an SSL call; true when it completed, false when it waits (the socket's next edge calls
+  // advance again) or failed (done).
   template <typename F>
   bool io(Conn& c, F call, long fail_code, int* result = nullptr) {
     const int r = call();
