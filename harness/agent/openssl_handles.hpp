@@ -6,19 +6,12 @@
 
 #include <memory>
 
+#include "core/free_with.hpp"
+
 namespace mtls::agent {
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
-struct SessionFree {
-  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
-};
-using SslCtxHandle = std::unique_ptr<SSL_CTX, SslCtxFree>;
-using SslHandle = std::unique_ptr<SSL, SslFree>;
-using SessionHandle = std::unique_ptr<SSL_SESSION, SessionFree>;
+using SslCtxHandle = std::unique_ptr<SSL_CTX, FreeWith<SSL_CTX_free>>;
+using SslHandle = std::unique_ptr<SSL, FreeWith<SSL_free>>;
+using SessionHandle = std::unique_ptr<SSL_SESSION, FreeWith<SSL_SESSION_free>>;
 
 }  // namespace mtls::agent

@@ -22,6 +22,7 @@
 #include "audit/access_log.hpp"
 #include "audit/validate.hpp"
 #include "core/files.hpp"
+#include "core/free_with.hpp"
 #include "core/home.hpp"
 #include "core/timefmt.hpp"
 #include "pki/pem.hpp"
@@ -32,10 +33,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::system_clock;
 
 namespace {
-
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
 
 // One device certificate as found: where, and the chain its file ships with it.
 struct Device {
@@ -92,7 +89,7 @@ std::vector<Botan::X509_Certificate> pkcs12_certificates(const fs::path& file,
   EVP_PKEY_free(key);  // the audit looks at certificates only
   ERR_clear_error();
   if (ok != 1) throw InputError(file.string() + ": the PKCS#12 does not open with that password");
-  std::vector<std::unique_ptr<X509, X509Free>> all;
+  std::vector<std::unique_ptr<X509, FreeWith<X509_free>>> all;
   if (leaf) all.emplace_back(leaf);
   for (int i = 0; ca && i < sk_X509_num(ca); ++i) all.emplace_back(sk_X509_value(ca, i));
   sk_X509_free(ca);

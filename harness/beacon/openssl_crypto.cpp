@@ -17,26 +17,16 @@
 
 #include <algorithm>
 
+#include "core/free_with.hpp"
+
 namespace mtls::beacon {
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct EcKeyFree {
-  void operator()(EC_KEY* k) const { EC_KEY_free(k); }
-};
-struct EcSigFree {
-  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using EcKey = std::unique_ptr<EC_KEY, EcKeyFree>;
-using EcSig = std::unique_ptr<ECDSA_SIG, EcSigFree>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using Pkey = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
+using EcKey = std::unique_ptr<EC_KEY, FreeWith<EC_KEY_free>>;
+using EcSig = std::unique_ptr<ECDSA_SIG, FreeWith<ECDSA_SIG_free>>;
+using MdCtx = std::unique_ptr<EVP_MD_CTX, FreeWith<EVP_MD_CTX_free>>;
 
 constexpr std::size_t kMaxPublicKeys = 256;  // distinct client and CA keys kept converted
 

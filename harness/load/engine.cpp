@@ -27,6 +27,7 @@
 #include "agent/transfer.hpp"
 #include "agent/url.hpp"
 #include "core/files.hpp"
+#include "core/free_with.hpp"
 
 namespace mtls::load {
 namespace {
@@ -36,10 +37,6 @@ constexpr auto kTimeout = std::chrono::seconds(10);
 const agent::RequestSpec kSpec{.method = "GET", .path_template = "/ManageSoftDL/"};
 
 // ---- curl ----
-
-struct ShareDeleter {
-  void operator()(CURLSH* s) const { curl_share_cleanup(s); }
-};
 
 class CurlEngine : public Engine {
  public:
@@ -79,7 +76,7 @@ class CurlEngine : public Engine {
   }
 
  private:
-  std::unique_ptr<CURLSH, ShareDeleter> share_;
+  std::unique_ptr<CURLSH, FreeWith<curl_share_cleanup>> share_;
   std::vector<agent::AgentOptions> agents_;
   std::vector<std::string> urls_;
   agent::MultiHandle multi_;

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "core/files.hpp"
+#include "core/free_with.hpp"
 
 namespace mtls::pki {
 namespace {
@@ -18,20 +19,13 @@ constexpr int kKeyIterations = 10000;  // PBKDF2 rounds for the key bag
 constexpr int kMacIterations = 10000;
 constexpr int kSaltBytes = 16;
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using P8Ptr = std::unique_ptr<PKCS8_PRIV_KEY_INFO, Deleter<PKCS8_PRIV_KEY_INFO_free>>;
-using BagPtr = std::unique_ptr<PKCS12_SAFEBAG, Deleter<PKCS12_SAFEBAG_free>>;
-using P12Ptr = std::unique_ptr<PKCS12, Deleter<PKCS12_free>>;
-using P7Ptr = std::unique_ptr<PKCS7, Deleter<PKCS7_free>>;
-using AlgorPtr = std::unique_ptr<X509_ALGOR, Deleter<X509_ALGOR_free>>;
+using X509Ptr = std::unique_ptr<X509, FreeWith<X509_free>>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
+using P8Ptr = std::unique_ptr<PKCS8_PRIV_KEY_INFO, FreeWith<PKCS8_PRIV_KEY_INFO_free>>;
+using BagPtr = std::unique_ptr<PKCS12_SAFEBAG, FreeWith<PKCS12_SAFEBAG_free>>;
+using P12Ptr = std::unique_ptr<PKCS12, FreeWith<PKCS12_free>>;
+using P7Ptr = std::unique_ptr<PKCS7, FreeWith<PKCS7_free>>;
+using AlgorPtr = std::unique_ptr<X509_ALGOR, FreeWith<X509_ALGOR_free>>;
 
 struct BagStackFree {
   void operator()(STACK_OF(PKCS12_SAFEBAG) * s) const {
