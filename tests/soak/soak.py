@@ -14,6 +14,7 @@ import argparse
 import concurrent.futures as cf
 import gzip
 import json
+import multiprocessing
 import os
 import pathlib
 import random
@@ -183,7 +184,9 @@ def main():
                 t.start()
             per = (n_bad + a.workers - 1) // a.workers
             tasks = [(str(pki), manifest, port, w * per, min(per, n_bad - w * per)) for w in range(a.workers)]
-            with cf.ProcessPoolExecutor(a.workers) as pp:
+            # Spawned, not forked: a fork taken while the threads above are mid-TLS can copy a held
+            # lock into the worker, which then waits forever (seen: 1 soak in ~20 hung that way).
+            with cf.ProcessPoolExecutor(a.workers, mp_context=multiprocessing.get_context("spawn")) as pp:
                 bad = list(pp.map(bad_worker, tasks, timeout=max(1, deadline - time.monotonic())))
             cf.wait(vanish + junk, timeout=max(1, deadline - time.monotonic()))
         fleet_out, fleet_err = fleet.communicate(timeout=max(1, deadline - time.monotonic()))
